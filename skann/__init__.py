@@ -1,0 +1,11 @@
+"""scikit-learn compatible neural-network estimators on one NumPy backprop core."""
+
+# Authors: The skann developers
+# SPDX-License-Identifier: BSD-3-Clause
+
+from skann._classifier import ANNClassifier
+from skann._regressor import ANNRegressor
+
+__version__ = "0.1.0"
+
+__all__ = ["ANNClassifier", "ANNRegressor", "__version__"]

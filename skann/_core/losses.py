@@ -1,0 +1,80 @@
+"""Output losses on logits, each paired with its canonical link."""
+
+# Authors: The skann developers
+# SPDX-License-Identifier: BSD-3-Clause
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import numpy as np
+
+from skann._core._math import log1pexp, logsumexp, sigmoid, softmax
+
+
+class Loss(NamedTuple):
+    """A loss on the network's raw output and the link that turns raw into a
+    prediction.
+
+    ``value_and_delta(Y, raw, sample_weight)`` returns the weighted mean loss
+    ``sum_i w_i l(Y_i, raw_i) / sum_i w_i`` and its gradient with respect to
+    ``raw``, an array of shape (n_samples, n_outputs) already divided by
+    ``sum_i w_i``. Every pair is canonical, so that gradient is
+    ``w_i (link(raw_i) - Y_i) / sum_i w_i`` and no output-activation derivative
+    is ever needed.
+    """
+
+    link: Callable
+    value_and_delta: Callable
+    out_activation: str
+
+
+def _weighted_mean(per_sample, sample_weight):
+    if sample_weight is None:
+        return float(np.mean(per_sample))
+    return float(np.dot(sample_weight, per_sample) / np.sum(sample_weight))
+
+
+def _scale_delta(delta, sample_weight):
+    """Apply the weights and the 1 / sum(w) normalisation to delta in place."""
+    if sample_weight is None:
+        delta *= 1.0 / delta.shape[0]
+    else:
+        delta *= (sample_weight / np.sum(sample_weight))[:, np.newaxis]
+    return delta
+
+
+def _identity(raw):
+    return raw
+
+
+def _squared_error(Y, raw, sample_weight=None):
+    # 1/2 ||raw - y||^2 summed over outputs: with one output this is
+    # MLPRegressor's loss, and with several its gradient is the one it steps on.
+    delta = raw - Y
+    if sample_weight is None:
+        flat = delta.ravel()
+        value = 0.5 * float(np.dot(flat, flat)) / delta.shape[0]
+    else:
+        value = 0.5 * _weighted_mean(np.einsum("ij,ij->i", delta, delta), sample_weight)
+    return value, _scale_delta(delta, sample_weight)
+
+
+def _binary_log_loss(Y, raw, sample_weight=None):
+    # -y log sigma(r) - (1 - y) log(1 - sigma(r)) = log(1 + e^r) - y r
+    per_sample = np.sum(log1pexp(raw) - Y * raw, axis=1)
+    delta = sigmoid(raw) - Y
+    return _weighted_mean(per_sample, sample_weight), _scale_delta(delta, sample_weight)
+
+
+def _log_loss(Y, raw, sample_weight=None):
+    # -sum_k y_k log softmax(r)_k = logsumexp(r) - sum_k y_k r_k for one-hot y
+    per_sample = logsumexp(raw, axis=1) - np.sum(Y * raw, axis=1)
+    delta = softmax(raw) - Y
+    return _weighted_mean(per_sample, sample_weight), _scale_delta(delta, sample_weight)
+
+
+LOSSES = {
+    "squared_error": Loss(_identity, _squared_error, "identity"),
+    "binary_log_loss": Loss(sigmoid, _binary_log_loss, "logistic"),
+    "log_loss": Loss(softmax, _log_loss, "softmax"),
+}

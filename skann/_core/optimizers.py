@@ -1,0 +1,107 @@
+"""First-order optimizers that update one flat parameter vector in place."""
+
+# Authors: The skann developers
+# SPDX-License-Identifier: BSD-3-Clause
+
+import numpy as np
+
+SCHEDULES = ("constant", "invscaling", "adaptive")
+
+# The adaptive schedule gives up once a plateau would push the step below this.
+_MIN_ADAPTIVE_LEARNING_RATE = 1e-6
+
+
+class SGD:
+    """Stochastic gradient descent with (Nesterov) momentum and a schedule.
+
+    The update is scikit-learn's: ``v <- momentum v - lr g`` then
+    ``theta += v``, or with Nesterov ``theta += momentum v - lr g``.
+    ``schedule`` is one of ``SCHEDULES`` with MLPRegressor's semantics.
+    """
+
+    def __init__(
+        self, size, dtype, learning_rate, momentum=0.9, nesterov=True,
+        schedule="constant", power_t=0.5,
+    ):  # fmt: skip
+        self.learning_rate_init = float(learning_rate)
+        self.learning_rate = float(learning_rate)
+        self.momentum = momentum
+        self.nesterov = nesterov
+        self.schedule = schedule
+        self.power_t = power_t
+        self.velocity = np.zeros(size, dtype)
+        self._step = np.empty(size, dtype)
+
+    def step(self, theta, grad):
+        """Update ``theta`` in place from the gradient ``grad``."""
+        v, lr_grad = self.velocity, self._step
+        np.multiply(grad, self.learning_rate, out=lr_grad)
+        v *= self.momentum
+        v -= lr_grad
+        if self.nesterov:
+            # Look-ahead step: momentum * v_new - lr * g.
+            np.multiply(v, self.momentum, out=lr_grad)
+            lr_grad -= np.multiply(grad, self.learning_rate)
+            theta += lr_grad
+        else:
+            theta += v
+
+    def end_epoch(self, n_seen):
+        """Advance the schedule after an epoch; ``n_seen`` counts samples so far."""
+        if self.schedule == "invscaling":
+            self.learning_rate = self.learning_rate_init / (n_seen + 1) ** self.power_t
+
+    def on_plateau(self):
+        """React to a plateau; return True when training should stop."""
+        if (
+            self.schedule != "adaptive"
+            or self.learning_rate <= _MIN_ADAPTIVE_LEARNING_RATE
+        ):
+            return True
+        self.learning_rate /= 5.0
+        return False
+
+
+class Adam:
+    """Adam (Kingma & Ba, 2014) with scikit-learn's update and defaults."""
+
+    def __init__(
+        self, size, dtype, learning_rate, beta_1=0.9, beta_2=0.999, epsilon=1e-8
+    ):
+        self.learning_rate_init = float(learning_rate)
+        self.learning_rate = float(learning_rate)
+        self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
+        self.t = 0
+        self.m = np.zeros(size, dtype)
+        self.v = np.zeros(size, dtype)
+        self._work = np.empty(size, dtype)
+
+    def step(self, theta, grad):
+        """Update ``theta`` in place from the gradient ``grad``."""
+        b1, b2, work = self.beta_1, self.beta_2, self._work
+        self.t += 1
+        self.m *= b1
+        self.m += np.multiply(grad, 1 - b1, out=work)
+        self.v *= b2
+        np.multiply(grad, grad, out=work)
+        work *= 1 - b2
+        self.v += work
+        # Bias correction folded into the step size (Kingma & Ba, 2014, Sec. 2).
+        self.learning_rate = (
+            self.learning_rate_init * np.sqrt(1 - b2**self.t) / (1 - b1**self.t)
+        )
+        np.sqrt(self.v, out=work)
+        work += self.epsilon
+        np.divide(self.m, work, out=work)
+        work *= self.learning_rate
+        theta -= work
+
+    def end_epoch(self, n_seen):
+        """Adam adapts its own step; schedules do not apply."""
+
+    def on_plateau(self):
+        """A plateau always ends Adam's training."""
+        return True
+
+
+OPTIMIZERS = {"sgd": SGD, "adam": Adam}

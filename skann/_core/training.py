@@ -1,0 +1,250 @@
+"""Training loops: minibatch first-order solvers and L-BFGS."""
+
+# Authors: The skann developers
+# SPDX-License-Identifier: BSD-3-Clause
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.optimize
+
+from skann._core.network import Buffers, backward, forward
+
+# An epoch whose loss exceeds this multiple of the loss at the initial weights
+# (or of 1, if that is smaller) counts as diverged: weights have exploded even
+# if the loss is still finite.
+DIVERGENCE_FACTOR = 1e6
+
+
+class TrainingDiverged(ValueError):
+    """The loss became non-finite or exploded during training."""
+
+    def __init__(self, epoch, loss):
+        self.epoch, self.loss = epoch, loss
+        super().__init__(
+            f"Training diverged at epoch {epoch}: the loss became {loss:.6g}. "
+            "Lower `learning_rate`, scale the inputs (for example with "
+            "StandardScaler) or use a smaller network."
+        )
+
+
+@dataclass
+class Progress:
+    """Everything a later ``partial_fit`` or warm start continues from."""
+
+    optimizer: object
+    loss_curve: list = field(default_factory=list)
+    validation_scores: list | None = None
+    best_loss: float | None = np.inf
+    best_validation_score: float | None = None
+    best_theta: np.ndarray | None = None
+    no_improvement_count: int = 0
+    n_seen: int = 0
+    reference_loss: float | None = None
+
+
+@dataclass
+class TrainResult:
+    """What one call of a training loop did."""
+
+    theta: np.ndarray
+    n_iter: int
+    loss: float
+    hit_max_iter: bool
+    loss_curve: list
+    message: str = ""
+
+
+class Objective:
+    """Mean loss plus L2 penalty of a network, and its gradient, on one batch.
+
+    Holds the layout, activation, loss and reusable buffers, so the hot loop
+    is ``value = objective(theta, X, Y, sw, grad)``.
+    """
+
+    def __init__(self, layout, activation, loss, alpha):
+        self.layout, self.activation, self.loss, self.alpha = (
+            layout, activation, loss, alpha,
+        )  # fmt: skip
+        self._buffers = {}
+
+    def __call__(self, theta, X, Y, sample_weight, grad):
+        """Return the objective at ``theta`` and write its gradient into ``grad``."""
+        layout = self.layout
+        n = X.shape[0]
+        key = (n, theta.dtype)
+        if key not in self._buffers:
+            self._buffers[key] = Buffers(layout.layer_sizes, n, theta.dtype)
+        buffers = self._buffers[key]
+        params = layout.unpack(theta)
+        raw, inputs = forward(params, X, self.activation, buffers)
+        value, delta = self.loss.value_and_delta(Y, raw, sample_weight)
+        n_eff = n if sample_weight is None else float(np.sum(sample_weight))
+        l2 = self.alpha / n_eff
+        backward(
+            params, inputs, delta, self.activation, l2, layout.unpack(grad), buffers
+        )
+        if self.alpha:
+            W = layout.weights(theta)
+            value += 0.5 * l2 * float(np.dot(W, W))
+        return value
+
+
+def gen_batches(n_samples, batch_size):
+    """Consecutive slices of ``batch_size`` rows; the last may be shorter."""
+    for start in range(0, n_samples, batch_size):
+        yield slice(start, min(start + batch_size, n_samples))
+
+
+def _take(A, index):
+    return None if A is None else A[index]
+
+
+def train_minibatch(
+    objective, theta, X, Y, sample_weight, *, progress, batch_size, max_iter,
+    shuffle, rng, tol, n_iter_no_change, validation_score=None, incremental=False,
+    log=None,
+):  # fmt: skip
+    """Run epochs of a first-order optimizer over minibatches.
+
+    ``theta`` is updated in place. ``validation_score(theta)``, if given,
+    turns on early stopping on that score (higher is better) and keeps the
+    best weights in ``progress.best_theta``. The stopping rule, the schedule
+    hooks and the order in which ``rng`` is used are scikit-learn's, so the
+    same seed visits the same batches. Raises ``TrainingDiverged`` as soon as
+    a batch loss is non-finite or an epoch loss explodes.
+    """
+    n_samples = X.shape[0]
+    optimizer = progress.optimizer
+    grad = np.empty_like(theta)
+    order = np.arange(n_samples)
+    full_batch = batch_size >= n_samples
+    n_iter, hit_max_iter, message = 0, False, ""
+
+    for epoch in range(1, max_iter + 1):
+        if shuffle:
+            # Compose permutations as scikit-learn does, so a seed gives its batches.
+            order = order[rng.permutation(n_samples)]
+        if shuffle and not full_batch:
+            # One gather per epoch, then contiguous slices.
+            X_epoch, Y_epoch = X[order], Y[order]
+            sw_epoch = _take(sample_weight, order)
+        else:
+            # A permutation of the whole set does not change a full-batch step.
+            X_epoch, Y_epoch, sw_epoch = X, Y, sample_weight
+
+        accumulated = 0.0
+        for batch in gen_batches(n_samples, batch_size):
+            X_batch = X_epoch if full_batch else X_epoch[batch]
+            Y_batch = Y_epoch if full_batch else Y_epoch[batch]
+            sw_batch = _take(sw_epoch, batch) if not full_batch else sw_epoch
+            value = objective(theta, X_batch, Y_batch, sw_batch, grad)
+            if not np.isfinite(value):
+                raise TrainingDiverged(len(progress.loss_curve) + 1, value)
+            if progress.reference_loss is None:
+                progress.reference_loss = value
+            accumulated += value * (batch.stop - batch.start)
+            optimizer.step(theta, grad)
+
+        n_iter += 1
+        loss = accumulated / n_samples
+        progress.n_seen += n_samples
+        progress.loss_curve.append(loss)
+        if loss > DIVERGENCE_FACTOR * max(progress.reference_loss, 1.0):
+            raise TrainingDiverged(len(progress.loss_curve), loss)
+        if log is not None:
+            log(f"Iteration {len(progress.loss_curve)}, loss = {loss:.8f}")
+
+        _update_no_improvement(progress, theta, tol, validation_score, log)
+        optimizer.end_epoch(progress.n_seen)
+
+        if progress.no_improvement_count > n_iter_no_change:
+            what = "Validation score" if validation_score else "Training loss"
+            message = (
+                f"{what} did not improve more than tol={tol:f} for "
+                f"{n_iter_no_change} consecutive epochs."
+            )
+            if optimizer.on_plateau():
+                if log is not None:
+                    log(message + " Stopping.")
+                break
+            if log is not None:
+                log(message + f" Setting learning rate to {optimizer.learning_rate:f}")
+            progress.no_improvement_count = 0
+        if incremental:
+            break
+        if epoch == max_iter:
+            hit_max_iter = True
+
+    return TrainResult(
+        theta,
+        n_iter,
+        progress.loss_curve[-1],
+        hit_max_iter,
+        progress.loss_curve,
+        message,
+    )
+
+
+def _update_no_improvement(progress, theta, tol, validation_score, log):
+    if validation_score is not None:
+        score = validation_score(theta)
+        progress.validation_scores.append(score)
+        if log is not None:
+            log(f"Validation score: {score:f}")
+        if score < progress.best_validation_score + tol:
+            progress.no_improvement_count += 1
+        else:
+            progress.no_improvement_count = 0
+        if score > progress.best_validation_score:
+            progress.best_validation_score = score
+            progress.best_theta = theta.copy()
+    else:
+        loss = progress.loss_curve[-1]
+        if loss > progress.best_loss - tol:
+            progress.no_improvement_count += 1
+        else:
+            progress.no_improvement_count = 0
+        progress.best_loss = min(progress.best_loss, loss)
+
+
+def train_lbfgs(
+    objective, theta, X, Y, sample_weight, *, max_iter, max_fun, tol, log=None
+):
+    """Minimise the full-batch objective with scipy's L-BFGS-B.
+
+    The loss and gradient handed to scipy are exactly consistent (for several
+    outputs too). Returns a ``TrainResult`` whose ``loss`` is the final
+    objective and a list of the objective after each iteration.
+    """
+    dtype = theta.dtype
+    work = np.empty_like(theta)
+    grad = np.empty_like(theta)
+    curve = []
+
+    def fun(flat):
+        work[...] = flat
+        value = objective(work, X, Y, sample_weight, grad)
+        if not np.isfinite(value):
+            # scipy's line search backs off from an infinite value.
+            return np.inf, np.zeros(flat.shape)
+        return value, grad.astype(np.float64)
+
+    def callback(intermediate_result):
+        curve.append(float(intermediate_result.fun))
+        if log is not None:
+            log(f"Iteration {len(curve)}, loss = {curve[-1]:.8f}")
+
+    result = scipy.optimize.minimize(
+        fun,
+        theta.astype(np.float64),
+        method="L-BFGS-B",
+        jac=True,
+        callback=callback,
+        options={"maxfun": max_fun, "maxiter": max_iter, "gtol": tol},
+    )
+    if not np.isfinite(result.fun):
+        raise TrainingDiverged(result.nit, result.fun)
+    message = "" if result.success else str(result.message)
+    theta = result.x.astype(dtype)
+    return TrainResult(theta, int(result.nit), float(result.fun), False, curve, message)
