@@ -226,7 +226,7 @@ class BaseANN(BaseEstimator, metaclass=ABCMeta):
         if result.message and self.solver == "lbfgs":
             warnings.warn(
                 f"lbfgs failed to converge after {result.n_iter} iteration(s): "
-                f"{result.message} Increase max_iter or max_fun, or scale the data.",
+                f"{result.message}. Increase max_iter or max_fun, or scale the data.",
                 ConvergenceWarning,
                 stacklevel=4,
             )

@@ -25,7 +25,211 @@ from skann._regressor import _is_stochastic
 class ANNClassifier(ClassifierMixin, BaseANN):
     """Multi-layer perceptron classifier trained by backpropagation.
 
-    PLACEHOLDER
+    Binary and multilabel targets get a logistic output with binary
+    cross-entropy, multiclass targets a softmax output with cross-entropy,
+    both computed on the logits. The objective is that of
+    :class:`~sklearn.neural_network.MLPClassifier`, so results, grids and seeds
+    carry over. Training runs on skann's NumPy core.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
+        Number of neurons in each hidden layer; an int means one hidden layer.
+        An empty tuple gives a network without hidden layers.
+
+    activation : {'identity', 'logistic', 'sigmoid', 'tanh', 'relu'}, default='relu'
+        Activation of the hidden layers. ``'sigmoid'`` is another name for
+        ``'logistic'``, ``1 / (1 + exp(-z))``, the name the original articles use.
+
+    solver : {'adam', 'sgd', 'lbfgs'}, default='adam'
+        How the weights are optimised.
+
+        - ``'sgd'``: stochastic gradient descent with momentum (optionally
+          Nesterov's). ``batch_size=1`` gives per-sample SGD and
+          ``batch_size >= n_samples`` full-batch gradient descent.
+        - ``'adam'``: the Adam optimizer of Kingma and Ba.
+        - ``'lbfgs'``: scipy's L-BFGS-B on the full-batch objective; often the
+          best choice for small data sets.
+
+    alpha : float, default=1e-4
+        Strength of the L2 penalty ``(alpha / 2) * sum ||W||^2``, divided by the
+        number of samples (the sum of sample weights) of each batch, as in
+        :class:`~sklearn.neural_network.MLPRegressor`. Biases are not penalised.
+
+    batch_size : int or 'auto', default='auto'
+        Size of the minibatches of the stochastic solvers; ``'auto'`` means
+        ``min(200, n_samples)``. Values above the number of samples mean
+        full-batch gradient descent. Not used by ``'lbfgs'``.
+
+    learning_rate : float, default=1e-3
+        The initial step size of ``'sgd'`` and ``'adam'``
+        (``learning_rate_init`` in scikit-learn's MLP estimators).
+
+    learning_rate_schedule : {'constant', 'invscaling', 'adaptive'}, default='constant'
+        How ``'sgd'`` changes its step size during training.
+
+        - ``'constant'``: keep ``learning_rate``.
+        - ``'invscaling'``: after each epoch use
+          ``learning_rate / (t + 1) ** power_t``, with ``t`` the number of
+          samples seen so far.
+        - ``'adaptive'``: keep ``learning_rate`` while training improves;
+          each time ``n_iter_no_change`` epochs in a row fail to improve by
+          ``tol``, divide the step by 5, and stop once it is below 1e-6.
+
+    power_t : float, default=0.5
+        Exponent of the ``'invscaling'`` schedule.
+
+    max_iter : int, default=200
+        Maximum number of epochs of the stochastic solvers (passes over the
+        data), or of iterations of ``'lbfgs'``.
+
+    shuffle : bool, default=True
+        Whether to shuffle the samples before each epoch (stochastic solvers).
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds the weight initialisation, the early-stopping split and the
+        batch order. Draws are made in the same order as scikit-learn's MLP
+        estimators, so the same seed gives the same initial network. Pass an
+        int for reproducible results.
+
+    tol : float, default=1e-4
+        Training stops when the loss (or the validation score, with
+        ``early_stopping``) fails to improve by at least ``tol`` for
+        ``n_iter_no_change`` consecutive epochs. For ``'lbfgs'`` it is the
+        gradient tolerance.
+
+    verbose : bool, default=False
+        Whether to print the loss after each epoch.
+
+    warm_start : bool, default=False
+        Whether ``fit`` continues from the weights of the previous fit instead
+        of initialising new ones.
+
+    momentum : float, default=0.9
+        Momentum of ``'sgd'``, between 0 and 1.
+
+    nesterovs_momentum : bool, default=True
+        Whether ``'sgd'`` uses Nesterov's momentum.
+
+    early_stopping : bool, default=False
+        Whether to hold out ``validation_fraction`` of the training data and
+        stop when its score stops improving; the weights with the best
+        validation score are restored at the end. Stochastic solvers only.
+
+    validation_fraction : float, default=0.1
+        Share of the training data held out for early stopping.
+
+    beta_1 : float, default=0.9
+        Decay rate of Adam's first-moment estimates, in [0, 1).
+
+    beta_2 : float, default=0.999
+        Decay rate of Adam's second-moment estimates, in [0, 1).
+
+    epsilon : float, default=1e-8
+        Adam's constant for numerical stability.
+
+    n_iter_no_change : int, default=10
+        Number of epochs without an improvement of ``tol`` after which
+        training stops (or, with the ``'adaptive'`` schedule, the step shrinks).
+
+    max_fun : int, default=15000
+        Maximum number of objective evaluations of ``'lbfgs'``.
+
+    Attributes
+    ----------
+    classes_ : ndarray or list of ndarray of shape (n_classes,)
+        Class labels of the classifier.
+
+    loss_ : float
+        The objective (mean loss plus L2 penalty) at the end of training: the
+        mean over the last epoch's batches for the stochastic solvers.
+
+    best_loss_ : float or None
+        The lowest epoch loss reached; None with ``early_stopping=True``.
+
+    loss_curve_ : list of float
+        The loss after each epoch (each iteration, for ``'lbfgs'``).
+
+    validation_scores_ : list of float or None
+        The validation score after each epoch with ``early_stopping=True``;
+        None otherwise.
+
+    best_validation_score_ : float or None
+        The best validation score, whose weights were kept; None without
+        early stopping.
+
+    t_ : int
+        Number of training samples seen by the stochastic solvers.
+
+    coefs_ : list of ndarray of shape (n_units_in, n_units_out)
+        The weight matrix of each layer.
+
+    intercepts_ : list of ndarray of shape (n_units_out,)
+        The bias vector of each layer.
+
+    n_features_in_ : int
+        Number of features seen during :term:`fit`.
+
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during :term:`fit`. Defined only when `X`
+        has feature names that are all strings.
+
+    n_iter_ : int
+        Number of epochs (iterations for ``'lbfgs'``) run by the last call.
+
+    n_layers_ : int
+        Number of layers, input and output included.
+
+    n_outputs_ : int
+        Number of output units.
+
+    out_activation_ : str
+        Name of the output activation.
+
+    See Also
+    --------
+    ANNRegressor : The same network with an identity output.
+    sklearn.neural_network.MLPClassifier : scikit-learn's estimator with the
+        same objective.
+
+    Notes
+    -----
+    Each layer computes ``z = a W + b`` and ``a' = f(z)``. For one-hot (or
+    0/1 indicator) targets ``Y`` and logits ``r`` the losses are
+    ``logsumexp(r) - Y . r`` (softmax) and
+    ``sum_k log(1 + exp(r_k)) - Y_k r_k`` (logistic), averaged over samples
+    with weights ``w_i``, plus ``(alpha / 2) sum ||W||^2 / sum_i w_i``.
+    Both are paired with their canonical link, so the output error is
+    ``delta = w (p - Y)``. Weights start Glorot-uniform. A fit whose loss
+    becomes non-finite or grows more than a million-fold stops with a
+    ``ValueError`` naming the epoch.
+
+    References
+    ----------
+    Glorot, Xavier, and Yoshua Bengio. "Understanding the difficulty of
+    training deep feedforward neural networks." AISTATS 2010.
+
+    :arxiv:`Kingma, Diederik, and Jimmy Ba (2014). "Adam: A method for
+    stochastic optimization." <1412.6980>`
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.model_selection import train_test_split
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from skann import ANNClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
+    >>> model = make_pipeline(
+    ...     StandardScaler(), ANNClassifier((10,), max_iter=1000, random_state=0)
+    ... ).fit(X_train, y_train)
+    >>> model.predict(X_test[:3])
+    array([2, 1, 0])
+    >>> model.predict_proba(X_test[:1]).round(2)
+    array([[0., 0., 1.]])
+    >>> print(f"{model.score(X_test, y_test):.2f}")
+    0.97
     """
 
     def _encode_target(self, y, reset, incremental):
