@@ -218,7 +218,7 @@ class ANNRegressor(RegressorMixin, BaseANN):
     >>> X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
     >>> model = make_pipeline(
     ...     StandardScaler(),
-    ...     ANNRegressor((20,), solver="lbfgs", tol=1e-2, random_state=0),
+    ...     ANNRegressor((20,), solver="lbfgs", max_iter=500, tol=1e-2, random_state=0),
     ... ).fit(X_train, y_train)
     >>> model.predict(X_test[:2]).shape
     (2,)
