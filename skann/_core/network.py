@@ -142,6 +142,10 @@ def backward(params, inputs, delta, activation, l2, out=None, buffers=None):
         np.sum(delta, axis=0, out=db)
         if k > 0:
             buf = None if buffers is None else buffers.deltas[k - 1]
-            delta = np.matmul(delta, W.T, out=buf)
+            if delta.shape[1] == 1:
+                # One output: a broadcast multiply beats a rank-1 GEMM.
+                delta = np.multiply(delta, W.T, out=buf)
+            else:
+                delta = np.matmul(delta, W.T, out=buf)
             activation.derivative(A, delta)
     return out

@@ -67,25 +67,34 @@ class Objective:
             layout, activation, loss, alpha,
         )  # fmt: skip
         self._buffers = {}
+        self._views = {}
+
+    def _unpack(self, flat):
+        # Training updates theta and grad in place, so their per-layer views
+        # are made once per array instead of once per batch.
+        cached = self._views.get(id(flat))
+        if cached is None or cached[0] is not flat:
+            cached = (flat, self.layout.unpack(flat))
+            self._views[id(flat)] = cached
+        return cached[1]
 
     def __call__(self, theta, X, Y, sample_weight, grad):
         """Return the objective at ``theta`` and write its gradient into ``grad``."""
-        layout = self.layout
         n = X.shape[0]
-        key = (n, theta.dtype)
-        if key not in self._buffers:
-            self._buffers[key] = Buffers(layout.layer_sizes, n, theta.dtype)
-        buffers = self._buffers[key]
-        params = layout.unpack(theta)
+        buffers = self._buffers.get(n)
+        if buffers is None:
+            buffers = Buffers(self.layout.layer_sizes, n, theta.dtype)
+            self._buffers[n] = buffers
+        params = self._unpack(theta)
         raw, inputs = forward(params, X, self.activation, buffers)
         value, delta = self.loss.value_and_delta(Y, raw, sample_weight)
         n_eff = n if sample_weight is None else float(np.sum(sample_weight))
         l2 = self.alpha / n_eff
         backward(
-            params, inputs, delta, self.activation, l2, layout.unpack(grad), buffers
+            params, inputs, delta, self.activation, l2, self._unpack(grad), buffers
         )
         if self.alpha:
-            W = layout.weights(theta)
+            W = self.layout.weights(theta)
             value += 0.5 * l2 * float(np.dot(W, W))
         return value
 
