@@ -159,7 +159,9 @@ def train_minibatch(
         loss = accumulated / n_samples
         progress.n_seen += n_samples
         progress.loss_curve.append(loss)
-        if loss > DIVERGENCE_FACTOR * max(progress.reference_loss, 1.0):
+        exploded = loss > DIVERGENCE_FACTOR * max(progress.reference_loss, 1.0)
+        # The epoch's last step may overflow weights after its loss was taken.
+        if exploded or not np.isfinite(theta).all():
             raise TrainingDiverged(len(progress.loss_curve), loss)
         if log is not None:
             log(f"Iteration {len(progress.loss_curve)}, loss = {loss:.8f}")
