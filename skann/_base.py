@@ -32,6 +32,7 @@ from skann._core.optimizers import OPTIMIZERS, SCHEDULES, SGD, Adam
 from skann._core.training import (
     Objective,
     Progress,
+    TrainingDiverged,
     train_lbfgs,
     train_minibatch,
 )
@@ -176,6 +177,18 @@ class BaseANN(BaseEstimator, metaclass=ABCMeta):
         first_pass = not hasattr(self, "coefs_") or (
             not self.warm_start and not incremental
         )
+        try:
+            # Overflow on the way to a divergence is reported as one clear error.
+            with np.errstate(over="ignore", invalid="ignore"):
+                return self._fit_checked(X, y, sample_weight, incremental, first_pass)
+        except TrainingDiverged:
+            if first_pass:
+                # A fresh fit that failed leaves no half-fitted state behind.
+                for name in [k for k in vars(self) if k.endswith("_")]:
+                    delattr(self, name)
+            raise
+
+    def _fit_checked(self, X, y, sample_weight, incremental, first_pass):
         X, y = validate_data(
             self,
             X,
@@ -354,7 +367,16 @@ class BaseANN(BaseEstimator, metaclass=ABCMeta):
     def _validated_raw(self, X):
         check_is_fitted(self)
         X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
-        return self._raw_predict(X)
+        with np.errstate(over="ignore", invalid="ignore"):
+            raw = self._raw_predict(X)
+        n_nan = np.count_nonzero(np.isnan(raw).any(axis=1))
+        if n_nan:
+            raise ValueError(
+                f"The network's output is NaN for {n_nan} of {raw.shape[0]} samples: "
+                "their features are so large that the hidden activations overflowed. "
+                "Scale the inputs, for example with StandardScaler."
+            )
+        return raw
 
     def _score_params(self, params, X, y, sample_weight):
         raw = predict_raw(params, X, ACTIVATIONS[self.activation])

@@ -255,7 +255,7 @@ class ANNClassifier(ClassifierMixin, BaseANN):
         if len(self.classes_) < 2:
             raise ValueError(
                 "ANNClassifier needs samples of at least 2 classes in the data, but "
-                f"the data contains only one class: {self.classes_[0]!r}."
+                f"the data contains only one class: {str(self.classes_[0])!r}."
             )
         Y = self._label_binarizer.transform(y)
         loss_name = (

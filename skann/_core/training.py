@@ -19,12 +19,16 @@ DIVERGENCE_FACTOR = 1e6
 class TrainingDiverged(ValueError):
     """The loss became non-finite or exploded during training."""
 
-    def __init__(self, epoch, loss):
+    def __init__(self, epoch, loss, step="epoch"):
         self.epoch, self.loss = epoch, loss
-        super().__init__(
-            f"Training diverged at epoch {epoch}: the loss became {loss:.6g}. "
+        advice = (
             "Lower `learning_rate`, scale the inputs (for example with "
             "StandardScaler) or use a smaller network."
+            if step == "epoch"
+            else "Scale the inputs and the targets (for example with StandardScaler)."
+        )
+        super().__init__(
+            f"Training diverged at {step} {epoch}: the loss became {loss:.6g}. {advice}"
         )
 
 
@@ -255,7 +259,7 @@ def train_lbfgs(
         options={"maxfun": max_fun, "maxiter": max_iter, "gtol": tol},
     )
     if not np.isfinite(result.fun):
-        raise TrainingDiverged(result.nit, result.fun)
+        raise TrainingDiverged(result.nit, result.fun, step="iteration")
     message = "" if result.success else str(result.message)
     theta = result.x.astype(dtype)
     return TrainResult(theta, int(result.nit), float(result.fun), False, curve, message)

@@ -1,0 +1,162 @@
+"""Stable primitives and losses against scipy.special and exact references."""
+
+# Authors: The skann developers
+# SPDX-License-Identifier: BSD-3-Clause
+
+from decimal import Decimal, localcontext
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from scipy import special
+
+from skann._core._math import log1pexp, logsumexp, sigmoid, softmax
+from skann._core.losses import LOSSES
+
+Z = np.array([-1000.0, -40.0, -1.0, 0.0, 1.0, 40.0, 1000.0])
+ROWS = np.array(
+    [
+        [1000.0, 1000.0, -1000.0],
+        [-1000.0, -1000.0, -1000.0],
+        [1000.0, 0.0, -1000.0],
+        [-1000.0, 40.0, 0.0],
+        [0.0, 1.0, 2.0],
+        [-np.inf, 0.0, 1.0],
+    ]
+)
+
+
+def raise_on_overflow():
+    """Raise on overflow, invalid operations and division by zero.
+
+    Underflow to zero is exact rounding of exp(-1000), not an error, and
+    scipy's own logsumexp and softmax underflow on these inputs too.
+    """
+    return np.errstate(all="raise", under="ignore")
+
+
+def test_sigmoid_matches_expit():
+    with raise_on_overflow():
+        out = sigmoid(Z)
+        into = np.empty_like(Z)
+        returned = sigmoid(Z, out=into)
+    assert_allclose(out, special.expit(Z), rtol=1e-15, atol=0)
+    assert returned is into
+    assert_array_equal(into, out)
+    assert out[0] == 0.0 and out[-1] == 1.0
+
+
+def test_log1pexp_matches_minus_log_expit():
+    with raise_on_overflow():
+        out = log1pexp(Z)
+    assert_allclose(out, -special.log_expit(-Z), rtol=1e-15, atol=0)
+    assert out[-1] == 1000.0
+
+
+@pytest.mark.parametrize("axis", [0, 1])
+def test_logsumexp_matches_scipy(axis):
+    with raise_on_overflow():
+        out = logsumexp(ROWS, axis=axis)
+        expected = special.logsumexp(ROWS, axis=axis)
+    assert_allclose(out, expected, rtol=1e-15, atol=0)
+    assert out[0] == pytest.approx(1000.0 + np.log(2.0), rel=1e-15)
+
+
+def test_softmax_matches_scipy():
+    with raise_on_overflow():
+        out = softmax(ROWS)
+        expected = special.softmax(ROWS, axis=1)
+        into = np.empty_like(ROWS)
+        returned = softmax(ROWS, out=into)
+    assert_allclose(out, expected, rtol=1e-15, atol=1e-300)
+    assert_allclose(out.sum(axis=1), 1.0, rtol=1e-15)
+    assert_array_equal(out[0], [0.5, 0.5, 0.0])
+    assert returned is into
+    assert_array_equal(into, out)
+
+
+def _exact_loss(loss_name, Y, raw):
+    """The mean loss computed with 60 significant digits."""
+    with localcontext() as ctx:
+        ctx.prec = 60
+        total = Decimal(0)
+        for y_row, r_row in zip(Y.tolist(), raw.tolist(), strict=True):
+            y_row = [Decimal(v) for v in y_row]
+            r_row = [Decimal(v) for v in r_row]
+            if loss_name == "squared_error":
+                total += (
+                    sum((r - y) ** 2 for y, r in zip(y_row, r_row, strict=True)) / 2
+                )
+            elif loss_name == "binary_log_loss":
+                total += sum(
+                    (1 + r.exp()).ln() - y * r
+                    for y, r in zip(y_row, r_row, strict=True)
+                )
+            else:
+                log_norm = sum(r.exp() for r in r_row).ln()
+                total += log_norm - sum(
+                    y * r for y, r in zip(y_row, r_row, strict=True)
+                )
+        return float(total / len(raw))
+
+
+def _exact_delta(loss_name, Y, raw):
+    """d mean loss / d raw computed with 60 significant digits."""
+    with localcontext() as ctx:
+        ctx.prec = 60
+        n = len(raw)
+        out = []
+        for y_row, r_row in zip(Y.tolist(), raw.tolist(), strict=True):
+            y_row = [Decimal(v) for v in y_row]
+            r_row = [Decimal(v) for v in r_row]
+            if loss_name == "squared_error":
+                link = r_row
+            elif loss_name == "binary_log_loss":
+                link = [1 / (1 + (-r).exp()) for r in r_row]
+            else:
+                norm = sum(r.exp() for r in r_row)
+                link = [r.exp() / norm for r in r_row]
+            out.append([float((p - y) / n) for p, y in zip(link, y_row, strict=True)])
+        return np.array(out)
+
+
+def _extreme_case(loss_name):
+    if loss_name == "log_loss":
+        raw = ROWS[:-1]
+        Y = np.eye(3)[[1, 2, 0, 0, 2]]
+    else:
+        raw = np.column_stack([Z, Z[::-1]])
+        Y = np.column_stack([np.arange(7) % 2, np.arange(7) // 4]).astype(float)
+    return Y, raw
+
+
+# link(raw) - Y cancels: sigmoid(40) rounds to 1, so delta loses entries below
+# machine epsilon times its own scale (about 0.1 here), and no more.
+DELTA_ATOL = 1e-16
+
+
+@pytest.mark.parametrize("loss_name", sorted(LOSSES))
+def test_loss_at_extreme_logits_matches_exact_value(loss_name):
+    Y, raw = _extreme_case(loss_name)
+    with raise_on_overflow():
+        value, delta = LOSSES[loss_name].value_and_delta(Y, raw.copy())
+    assert np.isfinite(value)
+    assert np.all(np.isfinite(delta))
+    assert value == pytest.approx(_exact_loss(loss_name, Y, raw), rel=1e-14)
+    assert_allclose(delta, _exact_delta(loss_name, Y, raw), rtol=1e-14, atol=DELTA_ATOL)
+
+
+@pytest.mark.parametrize("loss_name", sorted(LOSSES))
+def test_loss_weights_match_exact_weighted_mean(loss_name):
+    Y, raw = _extreme_case(loss_name)
+    sample_weight = np.arange(1.0, len(raw) + 1)
+    with raise_on_overflow():
+        value, delta = LOSSES[loss_name].value_and_delta(Y, raw.copy(), sample_weight)
+    per_sample = [
+        _exact_loss(loss_name, Y[i : i + 1], raw[i : i + 1]) for i in range(len(raw))
+    ]
+    expected = np.dot(sample_weight, per_sample) / sample_weight.sum()
+    assert value == pytest.approx(expected, rel=1e-14)
+    unweighted = _exact_delta(loss_name, Y, raw) * len(raw)
+    expected_delta = unweighted * (sample_weight / sample_weight.sum())[:, None]
+    assert_allclose(delta, expected_delta, rtol=1e-14, atol=DELTA_ATOL)

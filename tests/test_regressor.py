@@ -1,0 +1,89 @@
+"""ANNRegressor-only behaviour; what both estimators share is in test_estimators.py."""
+
+# Authors: The skann developers
+# SPDX-License-Identifier: BSD-3-Clause
+
+import warnings
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.neural_network import MLPRegressor
+
+from skann import ANNRegressor
+
+pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
+
+
+def small(**params):
+    defaults = {"hidden_layer_sizes": (8,), "random_state": 0, "max_iter": 50}
+    return ANNRegressor(**{**defaults, **params})
+
+
+def test_one_dimensional_target_gives_one_dimensional_predictions(regression_data):
+    X, y = regression_data
+    for target in (y, y.reshape(-1, 1)):
+        with warnings.catch_warnings():
+            # A column vector y may warn that it is raveled, as scikit-learn does.
+            warnings.simplefilter("ignore")
+            regressor = small().fit(X, target)
+        assert regressor.predict(X).shape == (X.shape[0],)
+        assert regressor.n_outputs_ == 1
+        assert regressor.out_activation_ == "identity"
+
+
+def test_multi_output_predictions_have_one_column_per_target(multioutput_data):
+    X, Y = multioutput_data
+    regressor = small(max_iter=300, learning_rate=0.01).fit(X, Y)
+    assert regressor.predict(X).shape == Y.shape
+    assert regressor.n_outputs_ == 3
+    assert regressor.coefs_[-1].shape == (8, 3)
+    assert regressor.score(X, Y) > 0.8
+
+
+@pytest.mark.parametrize("dtype", [str, object])
+def test_string_targets_raise(regression_data, dtype):
+    X, _ = regression_data
+    y = np.array(["good", "bad"] * (X.shape[0] // 2), dtype=dtype)
+    with pytest.raises(ValueError, match="could not convert string to float"):
+        small().fit(X, y)
+
+
+def test_integer_targets_give_float_predictions(regression_data):
+    X, y = regression_data
+    regressor = small().fit(X, np.round(y).astype(int))
+    assert regressor.predict(X).dtype == np.float64
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_multi_output_loss_is_summed_over_outputs(multioutput_data, solver):
+    """Both libraries take the same steps; MLPRegressor reports the mean over
+    outputs (its issue #8349), skann the sum that the steps descend."""
+    X, Y = multioutput_data
+    params = {
+        "hidden_layer_sizes": (8,),
+        "solver": solver,
+        "alpha": 0.0,
+        "batch_size": 16,
+        "max_iter": 10,
+        "random_state": 0,
+    }
+    ann = ANNRegressor(learning_rate=0.01, **params).fit(X, Y)
+    mlp = MLPRegressor(learning_rate_init=0.01, **params).fit(X, Y)
+    n_outputs = Y.shape[1]
+    assert_allclose(ann.loss_curve_, n_outputs * np.array(mlp.loss_curve_), rtol=1e-9)
+    assert ann.loss_ == pytest.approx(n_outputs * mlp.loss_, rel=1e-9)
+    for W_ann, W_mlp in zip(ann.coefs_, mlp.coefs_, strict=True):
+        assert_allclose(W_ann, W_mlp, rtol=1e-9, atol=1e-12)
+
+
+def test_lbfgs_loss_is_the_summed_objective(multioutput_data):
+    X, Y = multioutput_data
+    alpha = 0.1
+    regressor = small(solver="lbfgs", alpha=alpha, max_iter=60).fit(X, Y)
+    residual = regressor.predict(X) - Y
+    penalty = 0.5 * alpha * sum(np.sum(W**2) for W in regressor.coefs_)
+    expected = (0.5 * np.sum(residual**2) + penalty) / X.shape[0]
+    assert regressor.loss_ == pytest.approx(expected, rel=1e-10)
+    assert regressor.score(X, Y) > 0.9
