@@ -3,12 +3,29 @@
 # Authors: The skann developers
 # SPDX-License-Identifier: BSD-3-Clause
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from skann import ANNClassifier
 
 N_SAMPLES, N_FEATURES = 60, 4
+WINE_FILES = ("winequality-red.csv", "winequality-white.csv")
+
+
+@pytest.fixture(scope="session")
+def wine_data_home():
+    """The directory named by SKANN_DATA_HOME; the tests never download."""
+    data_home = os.environ.get("SKANN_DATA_HOME")
+    if not data_home or not all((Path(data_home) / f).is_file() for f in WINE_FILES):
+        pytest.fail(
+            "Set SKANN_DATA_HOME to a directory holding winequality-red.csv and "
+            "winequality-white.csv (CI uses ../shared/data).",
+            pytrace=False,
+        )
+    return data_home
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 # Authors: The skann developers
 # SPDX-License-Identifier: BSD-3-Clause
 
+import pickle
 from typing import NamedTuple
 
 import numpy as np
@@ -251,3 +252,10 @@ def test_train_lbfgs_keeps_float32():
     result = lbfgs(make_problem(), dtype=np.float32, max_iter=20)
     assert result.theta.dtype == np.float32
     assert result.loss_curve[-1] < result.loss_curve[0]
+
+
+def test_training_diverged_survives_pickling():
+    """A divergence raised in a joblib worker reaches the caller intact."""
+    error = pickle.loads(pickle.dumps(TrainingDiverged(3, 1e20)))
+    assert (error.epoch, error.loss) == (3, 1e20)
+    assert str(error) == str(TrainingDiverged(3, 1e20))

@@ -3,7 +3,6 @@
 # Authors: The skann developers
 # SPDX-License-Identifier: BSD-3-Clause
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -37,15 +36,11 @@ ARTICLE_TABLE = [
 
 
 @pytest.fixture(scope="module")
-def red_wine():
+def red_wine(wine_data_home):
     """X of shape (1599, 11) and the quality scores, from SKANN_DATA_HOME."""
-    data_home = Path(os.environ.get("SKANN_DATA_HOME", "~/skann_data")).expanduser()
-    path = data_home / "winequality-red.csv"
-    assert path.is_file(), (
-        f"{path} not found: set SKANN_DATA_HOME to the directory holding "
-        "winequality-red.csv"
+    data = np.loadtxt(
+        Path(wine_data_home) / "winequality-red.csv", delimiter=";", skiprows=1
     )
-    data = np.loadtxt(path, delimiter=";", skiprows=1)
     return data[:, :-1], data[:, -1]
 
 

@@ -27,9 +27,14 @@ class TrainingDiverged(ValueError):
             if step == "epoch"
             else "Scale the inputs and the targets (for example with StandardScaler)."
         )
+        self.step = step
         super().__init__(
             f"Training diverged at {step} {epoch}: the loss became {loss:.6g}. {advice}"
         )
+
+    def __reduce__(self):
+        # Rebuilt from its fields, so the error survives joblib's worker processes.
+        return type(self), (self.epoch, self.loss, self.step)
 
 
 @dataclass

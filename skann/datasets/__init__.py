@@ -1,0 +1,8 @@
+"""Data sets used by skann's examples and benchmarks, fetched and cached on demand."""
+
+# Authors: The skann developers
+# SPDX-License-Identifier: BSD-3-Clause
+
+from skann.datasets._wine import fetch_wine_quality, get_data_home
+
+__all__ = ["fetch_wine_quality", "get_data_home"]
