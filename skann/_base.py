@@ -225,14 +225,8 @@ class BaseANN(BaseEstimator, metaclass=ABCMeta):
 
         objective = Objective(layout, activation, LOSSES[loss_name], self.alpha)
         log = print if self.verbose else None
-        if self.solver == "lbfgs":
-            result = train_lbfgs(
-                objective, theta, X, Y, sample_weight, max_iter=self.max_iter,
-                max_fun=self.max_fun, tol=self.tol, log=log,
-            )  # fmt: skip
-            self._set_lbfgs_history(result)
-        else:
-            result = self._fit_minibatch(
+        with objective.threads():
+            result = self._train(
                 objective, layout, theta, X, y, Y, sample_weight, rng, incremental, log
             )
 
@@ -258,6 +252,21 @@ class BaseANN(BaseEstimator, metaclass=ABCMeta):
         self.n_outputs_ = Y.shape[1]
         self.out_activation_ = LOSSES[loss_name].out_activation
         return self
+
+    def _train(
+        self, objective, layout, theta, X, y, Y, sample_weight, rng, incremental, log
+    ):
+        if self.solver == "lbfgs":
+            result = train_lbfgs(
+                objective, theta, X, Y, sample_weight, max_iter=self.max_iter,
+                max_fun=self.max_fun, tol=self.tol, log=log,
+            )  # fmt: skip
+            self._set_lbfgs_history(result)
+        else:
+            result = self._fit_minibatch(
+                objective, layout, theta, X, y, Y, sample_weight, rng, incremental, log
+            )
+        return result
 
     def _fit_minibatch(
         self, objective, layout, theta, X, y, Y, sample_weight, rng, incremental, log

@@ -259,3 +259,23 @@ def test_training_diverged_survives_pickling():
     error = pickle.loads(pickle.dumps(TrainingDiverged(3, 1e20)))
     assert (error.epoch, error.loss) == (3, 1e20)
     assert str(error) == str(TrainingDiverged(3, 1e20))
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_threaded_row_blocks_match_one_block(weighted):
+    """Splitting a large batch across threads changes only the rounding."""
+    rng = np.random.RandomState(0)
+    X, Y = rng.randn(2000, 10), rng.randn(2000, 1)
+    sample_weight = rng.uniform(0.5, 2.0, 2000) if weighted else None
+    layout = Layout([10, 64, 64, 1])
+    theta = init_params(layout, rng, 6.0)
+    objective = Objective(layout, ACTIVATIONS["tanh"], LOSSES["squared_error"], 0.3)
+    assert len(objective._blocks(2000)) == 1
+
+    grad_one, grad_split = np.empty_like(theta), np.empty_like(theta)
+    value_one = objective(theta, X, Y, sample_weight, grad_one)
+    with objective.threads(2):
+        assert len(objective._blocks(2000)) == 2
+        value_split = objective(theta, X, Y, sample_weight, grad_split)
+    assert value_split == pytest.approx(value_one, rel=1e-12)
+    np.testing.assert_allclose(grad_split, grad_one, rtol=1e-10, atol=1e-14)

@@ -15,12 +15,13 @@ class Loss(NamedTuple):
     """A loss on the network's raw output and the link that turns raw into a
     prediction.
 
-    ``value_and_delta(Y, raw, sample_weight)`` returns the weighted mean loss
-    ``sum_i w_i l(Y_i, raw_i) / sum_i w_i`` and its gradient with respect to
-    ``raw``, an array of shape (n_samples, n_outputs) already divided by
-    ``sum_i w_i``. Every pair is canonical, so that gradient is
-    ``w_i (link(raw_i) - Y_i) / sum_i w_i`` and no output-activation derivative
-    is ever needed.
+    ``value_and_delta(Y, raw, sample_weight, total)`` returns the weighted
+    mean loss ``sum_i w_i l(Y_i, raw_i) / total`` and its gradient with respect
+    to ``raw``, an array of shape (n_samples, n_outputs) already divided by
+    ``total``. ``total`` defaults to ``sum_i w_i`` (the number of rows without
+    weights); a row block of a larger batch passes the batch's total. Every
+    pair is canonical, so that gradient is ``w_i (link(raw_i) - Y_i) / total``
+    and no output-activation derivative is ever needed.
     """
 
     link: Callable
@@ -28,18 +29,24 @@ class Loss(NamedTuple):
     out_activation: str
 
 
-def _weighted_mean(per_sample, sample_weight):
-    if sample_weight is None:
-        return float(np.mean(per_sample))
-    return float(np.dot(sample_weight, per_sample) / np.sum(sample_weight))
+def _total(n_samples, sample_weight, total):
+    if total is not None:
+        return total
+    return n_samples if sample_weight is None else float(np.sum(sample_weight))
 
 
-def _scale_delta(delta, sample_weight):
-    """Apply the weights and the 1 / sum(w) normalisation to delta in place."""
+def _weighted_mean(per_sample, sample_weight, total):
     if sample_weight is None:
-        delta *= 1.0 / delta.shape[0]
+        return float(np.sum(per_sample)) / total
+    return float(np.dot(sample_weight, per_sample)) / total
+
+
+def _scale_delta(delta, sample_weight, total):
+    """Apply the weights and the 1 / total normalisation to delta in place."""
+    if sample_weight is None:
+        delta *= 1.0 / total
     else:
-        delta *= (sample_weight / np.sum(sample_weight))[:, np.newaxis]
+        delta *= (sample_weight / total)[:, np.newaxis]
     return delta
 
 
@@ -47,30 +54,40 @@ def _identity(raw):
     return raw
 
 
-def _squared_error(Y, raw, sample_weight=None):
+def _squared_error(Y, raw, sample_weight=None, total=None):
     # 1/2 ||raw - y||^2 summed over outputs: with one output this is
     # MLPRegressor's loss, and with several its gradient is the one it steps on.
+    total = _total(raw.shape[0], sample_weight, total)
     delta = raw - Y
     if sample_weight is None:
         flat = delta.ravel()
-        value = 0.5 * float(np.dot(flat, flat)) / delta.shape[0]
+        value = 0.5 * float(np.dot(flat, flat)) / total
     else:
-        value = 0.5 * _weighted_mean(np.einsum("ij,ij->i", delta, delta), sample_weight)
-    return value, _scale_delta(delta, sample_weight)
+        per_sample = np.einsum("ij,ij->i", delta, delta)
+        value = 0.5 * _weighted_mean(per_sample, sample_weight, total)
+    return value, _scale_delta(delta, sample_weight, total)
 
 
-def _binary_log_loss(Y, raw, sample_weight=None):
+def _binary_log_loss(Y, raw, sample_weight=None, total=None):
     # -y log sigma(r) - (1 - y) log(1 - sigma(r)) = log(1 + e^r) - y r
+    total = _total(raw.shape[0], sample_weight, total)
     per_sample = np.sum(log1pexp(raw) - Y * raw, axis=1)
     delta = sigmoid(raw) - Y
-    return _weighted_mean(per_sample, sample_weight), _scale_delta(delta, sample_weight)
+    return (
+        _weighted_mean(per_sample, sample_weight, total),
+        _scale_delta(delta, sample_weight, total),
+    )
 
 
-def _log_loss(Y, raw, sample_weight=None):
+def _log_loss(Y, raw, sample_weight=None, total=None):
     # -sum_k y_k log softmax(r)_k = logsumexp(r) - sum_k y_k r_k for one-hot y
+    total = _total(raw.shape[0], sample_weight, total)
     per_sample = logsumexp(raw, axis=1) - np.sum(Y * raw, axis=1)
     delta = softmax(raw) - Y
-    return _weighted_mean(per_sample, sample_weight), _scale_delta(delta, sample_weight)
+    return (
+        _weighted_mean(per_sample, sample_weight, total),
+        _scale_delta(delta, sample_weight, total),
+    )
 
 
 LOSSES = {
