@@ -15,10 +15,11 @@ class Activation(NamedTuple):
     """An activation ``a = f(z)`` and its derivative.
 
     ``forward(Z)`` overwrites the fresh pre-activation ``Z`` with ``f(Z)`` and
-    returns it. ``derivative(A, delta)`` multiplies ``delta`` in place by
-    ``f'(z)``, written in terms of the output ``A = f(z)``, so that the backward
-    pass needs no copy of ``Z``. ``init_gain`` is the numerator of Glorot's
-    uniform bound ``sqrt(gain / (fan_in + fan_out))``.
+    returns it. ``derivative(A, delta, scratch=None)`` multiplies ``delta`` in
+    place by ``f'(z)``, written in terms of the output ``A = f(z)``, so that the
+    backward pass needs no copy of ``Z``; ``scratch``, an array of ``A``'s
+    shape, holds ``f'(z)`` instead of a fresh temporary. ``init_gain`` is the
+    numerator of Glorot's uniform bound ``sqrt(gain / (fan_in + fan_out))``.
     """
 
     forward: Callable
@@ -30,7 +31,7 @@ def _identity(Z):
     return Z
 
 
-def _identity_derivative(A, delta):
+def _identity_derivative(A, delta, scratch=None):
     return delta
 
 
@@ -38,30 +39,32 @@ def _relu(Z):
     return np.maximum(Z, 0, out=Z)
 
 
-def _relu_derivative(A, delta):
-    # Multiplying by the mask is one pass; ``delta[A == 0] = 0`` is a fancy-index
-    # scatter that costs several times more on large batches.
-    return np.multiply(delta, A > 0, out=delta)
+def _relu_derivative(A, delta, scratch=None):
+    # Multiplying by the 0/1 mask is one pass; ``delta[A == 0] = 0`` is a
+    # fancy-index scatter that costs several times more on large batches.
+    return np.multiply(delta, np.greater(A, 0, out=scratch), out=delta)
 
 
 def _tanh(Z):
     return np.tanh(Z, out=Z)
 
 
-def _tanh_derivative(A, delta):
+def _tanh_derivative(A, delta, scratch=None):
     # tanh'(z) = 1 - tanh(z)^2
-    delta *= 1 - A * A
-    return delta
+    slope = np.multiply(A, A, out=scratch)
+    np.subtract(1, slope, out=slope)
+    return np.multiply(delta, slope, out=delta)
 
 
 def _logistic(Z):
     return sigmoid(Z, out=Z)
 
 
-def _logistic_derivative(A, delta):
+def _logistic_derivative(A, delta, scratch=None):
     # sigma'(z) = sigma(z) (1 - sigma(z))
-    delta *= A * (1 - A)
-    return delta
+    slope = np.subtract(1, A, out=scratch)
+    slope *= A
+    return np.multiply(delta, slope, out=delta)
 
 
 _LOGISTIC = Activation(_logistic, _logistic_derivative, 2.0)

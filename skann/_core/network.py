@@ -70,34 +70,52 @@ def init_params(layout, rng, init_gain, dtype=np.float64):
 
 
 def _dense(A, W, b, out=None):
-    """``A @ W + b`` for a dense or sparse ``A``, written into ``out`` if given."""
-    if sp.issparse(A):
-        Z = A @ W
-        if out is not None:
-            out[...] = Z
-            Z = out
-    else:
-        Z = np.matmul(A, W, out=out)
+    """``A @ W + b`` for a dense ``A``, written into ``out`` if given."""
+    Z = np.matmul(A, W, out=out)
     Z += b
     return Z
+
+
+def _sparse_dense(A, W, b, out=None):
+    """``A @ W + b`` for a sparse ``A``, written into ``out`` if given."""
+    Z = A @ W
+    if out is not None:
+        out[...] = Z
+        Z = out
+    Z += b
+    return Z
+
+
+def _first_layer(X):
+    """The affine map for the input layer: only the input can be sparse."""
+    return _sparse_dense if sp.issparse(X) else _dense
 
 
 def predict_raw(params, X, activation):
     """Raw network output of shape (n_samples, n_outputs), before the link."""
     A = X
     for k, (W, b) in enumerate(params):
-        A = _dense(A, W, b)
+        A = (_first_layer(X) if k == 0 else _dense)(A, W, b)
         if k < len(params) - 1:
             A = activation.forward(A)
     return A
 
 
 class Buffers:
-    """Activation and delta arrays for one batch size, reused across batches."""
+    """Work arrays for one batch size, reused across batches.
+
+    Writing into memory that is already mapped matters: on a 10000-row batch
+    ``1 - A * A`` into fresh arrays took 2.4 ms, into ``scratch`` 0.28 ms.
+    """
 
     def __init__(self, layer_sizes, n_samples, dtype):
+        hidden = layer_sizes[1:-1]
         self.activations = [np.empty((n_samples, n), dtype) for n in layer_sizes[1:]]
-        self.deltas = [np.empty((n_samples, n), dtype) for n in layer_sizes[1:-1]]
+        self.deltas = [np.empty((n_samples, n), dtype) for n in hidden]
+        # One block serves every hidden layer's derivative in turn.
+        flat = np.empty(n_samples * max(hidden, default=0), dtype)
+        self.scratch = [flat[: n_samples * n].reshape(n_samples, n) for n in hidden]
+        self.ones = np.ones(n_samples, dtype)
 
 
 def forward(params, X, activation, buffers=None):
@@ -111,7 +129,7 @@ def forward(params, X, activation, buffers=None):
     A = X
     for k, (W, b) in enumerate(params):
         out = None if buffers is None else buffers.activations[k]
-        A = _dense(A, W, b, out=out)
+        A = (_first_layer(X) if k == 0 else _dense)(A, W, b, out=out)
         if k < len(params) - 1:
             A = activation.forward(A)
             inputs.append(A)
@@ -133,19 +151,26 @@ def backward(params, inputs, delta, activation, l2, out=None, buffers=None):
         W = params[k][0]
         dW, db = out[k]
         A = inputs[k]
-        if sp.issparse(A):
+        if k == 0 and sp.issparse(A):
             dW[...] = A.T @ delta
         else:
             np.matmul(A.T, delta, out=dW)
         if l2:
             dW += l2 * W
-        np.sum(delta, axis=0, out=db)
+        # Column sums as a GEMV with a ones vector: 3-4x faster than
+        # np.add.reduce(delta, axis=0) from 200 to 10000 rows.
+        ones = np.ones(delta.shape[0], delta.dtype) if buffers is None else buffers.ones
+        np.matmul(ones, delta, out=db)
         if k > 0:
-            buf = None if buffers is None else buffers.deltas[k - 1]
+            buf, scratch = (
+                (None, None)
+                if buffers is None
+                else (buffers.deltas[k - 1], buffers.scratch[k - 1])
+            )
             if delta.shape[1] == 1:
                 # One output: a broadcast multiply beats a rank-1 GEMM.
                 delta = np.multiply(delta, W.T, out=buf)
             else:
                 delta = np.matmul(delta, W.T, out=buf)
-            activation.derivative(A, delta)
+            activation.derivative(A, delta, scratch)
     return out
