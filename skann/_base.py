@@ -3,6 +3,7 @@
 # Authors: The skann developers
 # SPDX-License-Identifier: BSD-3-Clause
 
+import copy
 import warnings
 from abc import ABCMeta, abstractmethod
 from itertools import pairwise
@@ -177,6 +178,8 @@ class BaseANN(BaseEstimator, metaclass=ABCMeta):
         first_pass = not hasattr(self, "coefs_") or (
             not self.warm_start and not incremental
         )
+        # A continued fit that diverges restores what it continued from.
+        saved = None if first_pass else copy.deepcopy(getattr(self, "_progress", None))
         try:
             # Overflow on the way to a divergence is reported as one clear error.
             with np.errstate(over="ignore", invalid="ignore"):
@@ -186,6 +189,10 @@ class BaseANN(BaseEstimator, metaclass=ABCMeta):
                 # A fresh fit that failed leaves no half-fitted state behind.
                 for name in [k for k in vars(self) if k.endswith("_")]:
                     delattr(self, name)
+            elif saved is not None:
+                self._progress = saved
+                self.loss_curve_ = saved.loss_curve
+                self.validation_scores_ = saved.validation_scores
             raise
 
     def _fit_checked(self, X, y, sample_weight, incremental, first_pass):

@@ -7,11 +7,12 @@ import warnings
 
 import numpy as np
 import pytest
-from numpy.testing import assert_allclose
+from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPRegressor
 
 from skann import ANNRegressor
+from skann.exceptions import TrainingDiverged
 
 pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
 
@@ -87,3 +88,37 @@ def test_lbfgs_loss_is_the_summed_objective(multioutput_data):
     expected = (0.5 * np.sum(residual**2) + penalty) / X.shape[0]
     assert regressor.loss_ == pytest.approx(expected, rel=1e-10)
     assert regressor.score(X, Y) > 0.9
+
+
+@pytest.mark.parametrize("how", ["warm_start", "partial_fit"])
+def test_diverged_continuation_keeps_the_previous_state(how, regression_data):
+    """A continued fit that diverges leaves the history it continued from.
+
+    Shared code; tested on the regressor, whose squared error can explode
+    (the classifier's cross-entropy grows only linearly in the logits).
+    """
+    X, y = regression_data
+    est = ANNRegressor(
+        hidden_layer_sizes=(8,), solver="sgd", learning_rate=1e-4, max_iter=5,
+        random_state=0,
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, y)
+    est.set_params(learning_rate=1e8, warm_start=True)
+    with pytest.raises(TrainingDiverged, match="epoch"):
+        # partial_fit runs one epoch a call, so it may take a few to blow up.
+        for _ in range(10):
+            before = (
+                list(est.loss_curve_),
+                est.n_iter_,
+                [W.copy() for W in est.coefs_],
+            )
+            if how == "warm_start":
+                est.fit(1e3 * X, y)
+            else:
+                est.partial_fit(1e3 * X, y)
+    assert est.loss_curve_ == before[0]
+    assert est.n_iter_ == before[1]
+    for W, W_before in zip(est.coefs_, before[2], strict=True):
+        assert_array_equal(W, W_before)

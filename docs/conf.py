@@ -1,0 +1,119 @@
+"""Sphinx configuration for skann's documentation and example gallery."""
+
+# Authors: The skann developers
+# SPDX-License-Identifier: BSD-3-Clause
+
+import os
+import re
+import sys
+from importlib.metadata import version as _installed_version
+from pathlib import Path
+
+DOCS_DIR = Path(__file__).resolve().parent
+REPO_ROOT = DOCS_DIR.parent
+
+# The gallery's wine example reads the UCI files through SKANN_DATA_HOME. CI and
+# the developers give it relative to the repository root, but Sphinx runs this
+# file from docs/ and sphinx-gallery runs each example from examples/, so a
+# relative path is made absolute here once. When it is unset, the copy kept
+# beside the repository (../shared/data) is used if it exists; otherwise
+# fetch_wine_quality falls back to its own cache and downloads on first use.
+_data_home = os.environ.get("SKANN_DATA_HOME")
+if _data_home:
+    _data_home = Path(_data_home).expanduser()
+    if not _data_home.is_absolute():
+        os.environ["SKANN_DATA_HOME"] = str((REPO_ROOT / _data_home).resolve())
+elif (REPO_ROOT.parent / "shared" / "data").is_dir():
+    os.environ["SKANN_DATA_HOME"] = str(REPO_ROOT.parent / "shared" / "data")
+
+sys.path.insert(0, str(DOCS_DIR / "sphinxext"))
+
+# -- Project -----------------------------------------------------------------
+
+project = "skann"
+author = "The skann developers"
+copyright = "The skann developers"
+# From the installed package's metadata, so conf.py need not import skann.
+release = _installed_version("skann")
+version = release
+
+# -- General -----------------------------------------------------------------
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.extlinks",
+    "sphinx.ext.mathjax",
+    "sphinx.ext.viewcode",
+    "numpydoc",
+    "sphinx_gallery.gen_gallery",
+]
+
+templates_path = ["_templates"]
+exclude_patterns = ["_build", "auto_examples/*.ipynb", "auto_examples/*.py"]
+default_role = "literal"
+root_doc = "index"
+
+# No intersphinx: the build must not reach the network. Links to scikit-learn
+# are written as plain hyperlinks through these shortcuts.
+extlinks = {
+    "sklearn": ("https://scikit-learn.org/stable/modules/generated/%s.html", "%s"),
+    "arxiv": ("https://arxiv.org/abs/%s", "arXiv:%s"),
+    "skissue": ("https://github.com/scikit-learn/scikit-learn/issues/%s", "#%s"),
+}
+
+# -- autodoc, autosummary, numpydoc ------------------------------------------
+
+autosummary_generate = True
+autodoc_typehints = "none"
+numpydoc_show_class_members = False
+numpydoc_class_members_toctree = False
+numpydoc_validation_checks = set()
+
+# Methods inherited from scikit-learn (score, get_params, set_params) carry
+# :ref: and :term: roles that point into scikit-learn's own site, which this
+# offline build cannot resolve; they are rendered as their plain text.
+_SKLEARN_ROLE = re.compile(r":(?:ref|term):`([^`<]*?)\s*(?:<[^`>]*>)?`")
+
+
+def _plain_sklearn_roles(app, what, name, obj, options, lines):
+    if getattr(obj, "__module__", "").startswith("sklearn."):
+        lines[:] = [_SKLEARN_ROLE.sub(r"\1", line) for line in lines]
+
+
+def setup(app):
+    app.connect("autodoc-process-docstring", _plain_sklearn_roles)
+
+
+# -- sphinx-gallery ----------------------------------------------------------
+
+sphinx_gallery_conf = {
+    "examples_dirs": "../examples",
+    "gallery_dirs": "auto_examples",
+    "filename_pattern": "/plot_",
+    # compare_wine.py is a script run from the command line, not a gallery page.
+    "ignore_pattern": r"(__init__|compare_wine)\.py",
+    "within_subsection_order": "gallery_order.ExampleOrder",
+    "doc_module": ("skann",),
+    "reference_url": {"skann": None},
+    "backreferences_dir": "generated/backreferences",
+    "min_reported_time": 0,
+    "remove_config_comments": True,
+    "show_memory": False,
+    "download_all_examples": False,
+}
+
+# -- HTML --------------------------------------------------------------------
+
+html_theme = "pydata_sphinx_theme"
+html_title = f"skann {release}"
+html_static_path = []
+html_theme_options = {
+    "navigation_with_keys": False,
+    "show_toc_level": 2,
+    "secondary_sidebar_items": ["page-toc"],
+    "footer_start": ["copyright"],
+    "footer_end": ["sphinx-version"],
+}
+html_sidebars = {"index": [], "quick_start": [], "changelog": []}
+html_show_sourcelink = False
