@@ -30,7 +30,23 @@ _BLAS = ThreadpoolController()
 
 
 class TrainingDiverged(ValueError):
-    """The loss became non-finite or exploded during training."""
+    """Training stopped because its loss became non-finite or exploded.
+
+    Raised by ``fit`` and ``partial_fit`` when a batch loss is not finite,
+    an epoch's loss exceeds a million times the loss at the initial weights
+    (or a million, if that is larger), or a weight overflows. A fresh fit that
+    diverges leaves the estimator unfitted; a continued one (``warm_start``,
+    ``partial_fit``) keeps the state it continued from.
+
+    Parameters
+    ----------
+    epoch : int
+        The epoch (the iteration, for ``'lbfgs'``) at which training stopped.
+    loss : float
+        The loss that stopped it.
+    step : {'epoch', 'iteration'}, default='epoch'
+        What ``epoch`` counts; chooses the advice in the message.
+    """
 
     def __init__(self, epoch, loss, step="epoch"):
         self.epoch, self.loss = epoch, loss
