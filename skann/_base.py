@@ -209,7 +209,10 @@ class BaseANN(BaseEstimator, metaclass=ABCMeta):
         Y, loss_name = self._encode_target(
             y, reset=first_pass and not incremental, incremental=incremental
         )
-        Y = Y.astype(X.dtype, copy=False)
+        if Y.dtype != bool:
+            # Class indicators stay boolean (an eighth of the memory); targets
+            # take the dtype the network computes in.
+            Y = Y.astype(X.dtype, copy=False)
         self._loss_name = loss_name
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
@@ -313,7 +316,7 @@ class BaseANN(BaseEstimator, metaclass=ABCMeta):
                     validation_scores=[] if self.early_stopping else None,
                     best_loss=None if self.early_stopping else np.inf,
                     best_validation_score=-np.inf if self.early_stopping else None,
-                    best_theta=theta.copy(),
+                    best_theta=theta.copy() if self.early_stopping else None,
                 )
             else:
                 self._progress.optimizer = optimizer

@@ -257,7 +257,7 @@ class ANNClassifier(ClassifierMixin, BaseANN):
                 "ANNClassifier needs samples of at least 2 classes in the data, but "
                 f"the data contains only one class: {str(self.classes_[0])!r}."
             )
-        Y = self._label_binarizer.transform(y)
+        Y = self._label_binarizer.transform(y).astype(bool)
         loss_name = (
             "log_loss"
             if self._label_binarizer.y_type_ == "multiclass"

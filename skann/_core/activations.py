@@ -18,13 +18,15 @@ class Activation(NamedTuple):
     returns it. ``derivative(A, delta, scratch=None)`` multiplies ``delta`` in
     place by ``f'(z)``, written in terms of the output ``A = f(z)``, so that the
     backward pass needs no copy of ``Z``; ``scratch``, an array of ``A``'s
-    shape, holds ``f'(z)`` instead of a fresh temporary. ``init_gain`` is the
+    shape, holds ``f'(z)`` instead of a fresh temporary; ``scratch_dtype`` is
+    its dtype when it differs from the network's. ``init_gain`` is the
     numerator of Glorot's uniform bound ``sqrt(gain / (fan_in + fan_out))``.
     """
 
     forward: Callable
     derivative: Callable
     init_gain: float
+    scratch_dtype: type | None = None
 
 
 def _identity(Z):
@@ -42,6 +44,7 @@ def _relu(Z):
 def _relu_derivative(A, delta, scratch=None):
     # Multiplying by the 0/1 mask is one pass; ``delta[A == 0] = 0`` is a
     # fancy-index scatter that costs several times more on large batches.
+    # The mask may be boolean: a float delta times a bool stays float.
     return np.multiply(delta, np.greater(A, 0, out=scratch), out=delta)
 
 
@@ -71,7 +74,7 @@ _LOGISTIC = Activation(_logistic, _logistic_derivative, 2.0)
 
 ACTIVATIONS = {
     "identity": Activation(_identity, _identity_derivative, 6.0),
-    "relu": Activation(_relu, _relu_derivative, 6.0),
+    "relu": Activation(_relu, _relu_derivative, 6.0, np.bool_),
     "tanh": Activation(_tanh, _tanh_derivative, 6.0),
     "logistic": _LOGISTIC,
     # The articles' name for the logistic function.

@@ -11,6 +11,7 @@ from itertools import pairwise
 
 import numpy as np
 import scipy.optimize
+import scipy.sparse as sp
 from threadpoolctl import ThreadpoolController
 
 from skann._core.network import Buffers, backward, forward
@@ -160,11 +161,14 @@ class Objective:
 
     def _unpenalised(self, theta, X, Y, sample_weight, total, grad, slot):
         """Loss of rows X (normalised by ``total``) and its gradient into grad."""
-        key = (X.shape[0], slot)
-        buffers = self._buffers.get(key)
-        if buffers is None:
-            buffers = Buffers(self.layout.layer_sizes, X.shape[0], theta.dtype)
-            self._buffers[key] = buffers
+        n = X.shape[0]
+        buffers = self._buffers.get(slot)
+        if buffers is None or buffers.n_samples < n:
+            buffers = Buffers(
+                self.layout.layer_sizes, n, theta.dtype, self.activation.scratch_dtype
+            )
+            self._buffers[slot] = buffers
+        buffers = buffers.rows(n)
         params = self._unpack(theta)
         raw, inputs = forward(params, X, self.activation, buffers)
         value, delta = self.loss.value_and_delta(Y, raw, sample_weight, total)
@@ -216,8 +220,30 @@ def gen_batches(n_samples, batch_size):
         yield slice(start, min(start + batch_size, n_samples))
 
 
-def _take(A, index):
-    return None if A is None else A[index]
+class _Gather:
+    """Copy the rows of a shuffled batch into memory reused for every batch.
+
+    Copying batch by batch moves the same bytes as one shuffled copy of the
+    data per epoch, without holding a second copy of X in memory.
+    """
+
+    def __init__(self, X, Y, sample_weight, batch_size):
+        self.X, self.Y, self.sample_weight = X, Y, sample_weight
+        self.dense = not sp.issparse(X)
+        if self.dense:
+            self.X_buf = np.empty((batch_size, X.shape[1]), X.dtype)
+        self.Y_buf = np.empty((batch_size, Y.shape[1]), Y.dtype)
+
+    def __call__(self, index):
+        m = index.shape[0]
+        # mode="clip" lets take write straight into out; the index is valid.
+        if self.dense:
+            X = np.take(self.X, index, axis=0, out=self.X_buf[:m], mode="clip")
+        else:
+            X = self.X[index]
+        Y = np.take(self.Y, index, axis=0, out=self.Y_buf[:m], mode="clip")
+        sw = None if self.sample_weight is None else self.sample_weight[index]
+        return X, Y, sw
 
 
 def train_minibatch(
@@ -238,26 +264,24 @@ def train_minibatch(
     optimizer = progress.optimizer
     grad = np.empty_like(theta)
     order = np.arange(n_samples)
-    full_batch = batch_size >= n_samples
+    gather = shuffle and batch_size < n_samples
+    if gather:
+        gather_batch = _Gather(X, Y, sample_weight, batch_size)
     n_iter, hit_max_iter, message = 0, False, ""
 
     for epoch in range(1, max_iter + 1):
         if shuffle:
             # Compose permutations as scikit-learn does, so a seed gives its batches.
             order = order[rng.permutation(n_samples)]
-        if shuffle and not full_batch:
-            # One gather per epoch, then contiguous slices.
-            X_epoch, Y_epoch = X[order], Y[order]
-            sw_epoch = _take(sample_weight, order)
-        else:
-            # A permutation of the whole set does not change a full-batch step.
-            X_epoch, Y_epoch, sw_epoch = X, Y, sample_weight
 
         accumulated = 0.0
         for batch in gen_batches(n_samples, batch_size):
-            X_batch = X_epoch if full_batch else X_epoch[batch]
-            Y_batch = Y_epoch if full_batch else Y_epoch[batch]
-            sw_batch = _take(sw_epoch, batch) if not full_batch else sw_epoch
+            if gather:
+                X_batch, Y_batch, sw_batch = gather_batch(order[batch])
+            else:
+                # Unshuffled, or one full batch whose row order does not matter.
+                X_batch, Y_batch = X[batch], Y[batch]
+                sw_batch = None if sample_weight is None else sample_weight[batch]
             value = objective(theta, X_batch, Y_batch, sw_batch, grad)
             if not math.isfinite(value):
                 raise TrainingDiverged(len(progress.loss_curve) + 1, value)
