@@ -120,7 +120,8 @@ class Buffers:
         self.n_samples = n_samples
         self.activations = [np.empty((n_samples, n), dtype) for n in layer_sizes[1:]]
         width = n_samples * max(layer_sizes[1:-1], default=0)
-        self._delta_blocks = (np.empty(width, dtype), np.empty(width, dtype))
+        n_blocks = min(len(layer_sizes) - 2, 2)
+        self._delta_blocks = [np.empty(width, dtype) for _ in range(n_blocks)]
         self._scratch_block = np.empty(width, scratch_dtype or dtype)
         self.ones = np.ones(n_samples, dtype)
         self._cut = {}

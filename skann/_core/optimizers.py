@@ -10,6 +10,15 @@ SCHEDULES = ("constant", "invscaling", "adaptive")
 # The adaptive schedule gives up once a plateau would push the step below this.
 _MIN_ADAPTIVE_LEARNING_RATE = 1e-6
 
+# Updates run over blocks of this many entries: each block of every vector
+# stays in cache across the update's passes, and the temporary is one block
+# instead of a third copy of the parameters.
+_BLOCK = 16384
+
+
+def _blocks(size):
+    return [slice(start, min(start + _BLOCK, size)) for start in range(0, size, _BLOCK)]
+
 
 class SGD:
     """Stochastic gradient descent with (Nesterov) momentum and a schedule.
@@ -30,21 +39,24 @@ class SGD:
         self.schedule = schedule
         self.power_t = power_t
         self.velocity = np.zeros(size, dtype)
-        self._step = np.empty(size, dtype)
+        self._blocks = _blocks(size)
+        self._work = np.empty(min(size, _BLOCK), dtype)
 
     def step(self, theta, grad):
         """Update ``theta`` in place from the gradient ``grad``."""
-        v, lr_grad = self.velocity, self._step
-        np.multiply(grad, self.learning_rate, out=lr_grad)
-        v *= self.momentum
-        v -= lr_grad
-        if self.nesterov:
-            # Look-ahead step: momentum * v_new - lr * g.
-            np.multiply(v, self.momentum, out=lr_grad)
-            lr_grad -= np.multiply(grad, self.learning_rate)
-            theta += lr_grad
-        else:
-            theta += v
+        lr, momentum = self.learning_rate, self.momentum
+        for block in self._blocks:
+            v, g = self.velocity[block], grad[block]
+            lr_g = np.multiply(g, lr, out=self._work[: g.shape[0]])
+            v *= momentum
+            v -= lr_g
+            if self.nesterov:
+                # Look-ahead step: momentum * v_new - lr * g.
+                np.multiply(v, momentum, out=lr_g)
+                lr_g -= np.multiply(g, lr)
+                theta[block] += lr_g
+            else:
+                theta[block] += v
 
     def end_epoch(self, n_seen):
         """Advance the schedule after an epoch; ``n_seen`` counts samples so far."""
@@ -74,27 +86,31 @@ class Adam:
         self.t = 0
         self.m = np.zeros(size, dtype)
         self.v = np.zeros(size, dtype)
-        self._work = np.empty(size, dtype)
+        self._blocks = _blocks(size)
+        self._work = np.empty(min(size, _BLOCK), dtype)
 
     def step(self, theta, grad):
         """Update ``theta`` in place from the gradient ``grad``."""
-        b1, b2, work = self.beta_1, self.beta_2, self._work
+        b1, b2 = self.beta_1, self.beta_2
         self.t += 1
-        self.m *= b1
-        self.m += np.multiply(grad, 1 - b1, out=work)
-        self.v *= b2
-        np.multiply(grad, grad, out=work)
-        work *= 1 - b2
-        self.v += work
         # Bias correction folded into the step size (Kingma & Ba, 2014, Sec. 2).
-        self.learning_rate = (
+        self.learning_rate = lr = (
             self.learning_rate_init * np.sqrt(1 - b2**self.t) / (1 - b1**self.t)
         )
-        np.sqrt(self.v, out=work)
-        work += self.epsilon
-        np.divide(self.m, work, out=work)
-        work *= self.learning_rate
-        theta -= work
+        for block in self._blocks:
+            m, v, g = self.m[block], self.v[block], grad[block]
+            work = self._work[: g.shape[0]]
+            m *= b1
+            m += np.multiply(g, 1 - b1, out=work)
+            v *= b2
+            np.multiply(g, g, out=work)
+            work *= 1 - b2
+            v += work
+            np.sqrt(v, out=work)
+            work += self.epsilon
+            np.divide(m, work, out=work)
+            work *= lr
+            theta[block] -= work
 
     def end_epoch(self, n_seen):
         """Adam adapts its own step; schedules do not apply."""
