@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from skann._core._math import log1pexp, logsumexp, sigmoid, softmax
+from skann._core._math import log1pexp, sigmoid, softmax
 
 
 class Loss(NamedTuple):
@@ -21,7 +21,8 @@ class Loss(NamedTuple):
     ``total``. ``total`` defaults to ``sum_i w_i`` (the number of rows without
     weights); a row block of a larger batch passes the batch's total. Every
     pair is canonical, so that gradient is ``w_i (link(raw_i) - Y_i) / total``
-    and no output-activation derivative is ever needed.
+    and no output-activation derivative is ever needed. The gradient may be
+    written into ``raw``'s memory: the caller must not read ``raw`` again.
     """
 
     link: Callable
@@ -58,7 +59,8 @@ def _squared_error(Y, raw, sample_weight=None, total=None):
     # 1/2 ||raw - y||^2 summed over outputs: with one output this is
     # MLPRegressor's loss, and with several its gradient is the one it steps on.
     total = _total(raw.shape[0], sample_weight, total)
-    delta = raw - Y
+    # raw is the forward pass's buffer and is not read again.
+    delta = np.subtract(raw, Y, out=raw)
     if sample_weight is None:
         flat = delta.ravel()
         value = 0.5 * float(np.dot(flat, flat)) / total
@@ -82,8 +84,15 @@ def _binary_log_loss(Y, raw, sample_weight=None, total=None):
 def _log_loss(Y, raw, sample_weight=None, total=None):
     # -sum_k y_k log softmax(r)_k = logsumexp(r) - sum_k y_k r_k for one-hot y
     total = _total(raw.shape[0], sample_weight, total)
-    per_sample = logsumexp(raw, axis=1) - np.sum(Y * raw, axis=1)
-    delta = softmax(raw) - Y
+    # One shifted exponential serves the loss and softmax, in raw's buffer.
+    shift = np.maximum.reduce(raw, axis=1, keepdims=True)
+    delta = np.subtract(raw, shift, out=raw)
+    per_sample = -np.einsum("ij,ij->i", Y, delta)
+    np.exp(delta, out=delta)
+    row_sums = np.add.reduce(delta, axis=1, keepdims=True)
+    per_sample += np.log(row_sums[:, 0])
+    delta /= row_sums
+    delta -= Y
     return (
         _weighted_mean(per_sample, sample_weight, total),
         _scale_delta(delta, sample_weight, total),

@@ -3,6 +3,8 @@
 # Authors: The skann developers
 # SPDX-License-Identifier: BSD-3-Clause
 
+import math
+
 import numpy as np
 
 SCHEDULES = ("constant", "invscaling", "adaptive")
@@ -52,8 +54,8 @@ class SGD:
             v -= lr_g
             if self.nesterov:
                 # Look-ahead step: momentum * v_new - lr * g.
+                theta[block] -= lr_g
                 np.multiply(v, momentum, out=lr_g)
-                lr_g -= np.multiply(g, lr)
                 theta[block] += lr_g
             else:
                 theta[block] += v
@@ -94,8 +96,10 @@ class Adam:
         b1, b2 = self.beta_1, self.beta_2
         self.t += 1
         # Bias correction folded into the step size (Kingma & Ba, 2014, Sec. 2).
+        # math.sqrt keeps lr a Python float: a NumPy float64 scalar would send
+        # every float32 pass below through a float64 loop (NEP 50).
         self.learning_rate = lr = (
-            self.learning_rate_init * np.sqrt(1 - b2**self.t) / (1 - b1**self.t)
+            self.learning_rate_init * math.sqrt(1 - b2**self.t) / (1 - b1**self.t)
         )
         for block in self._blocks:
             m, v, g = self.m[block], self.v[block], grad[block]

@@ -26,6 +26,10 @@ DIVERGENCE_FACTOR = 1e6
 # per forward pass; below it, thread hand-off costs more than it saves.
 _MIN_WORK_PER_THREAD = 2_000_000
 
+# Bytes of one layer's activations in a row sub-block: with its deltas and
+# scratch this stays within a core's L2 cache between passes.
+_CACHE_BYTES = 1 << 19
+
 # Inspecting the loaded BLAS libraries is slow, so it is done once.
 _BLAS = ThreadpoolController()
 
@@ -109,6 +113,7 @@ class Objective:
         self._buffers = {}
         self._views = {}
         self._scratch = []
+        self._part_grads = {}
         self._pool, self._n_threads = None, 1
         # Multiply-adds of one forward pass per row, to decide when to split.
         sizes = layout.layer_sizes
@@ -162,6 +167,26 @@ class Objective:
     def _unpenalised(self, theta, X, Y, sample_weight, total, grad, slot):
         """Loss of rows X (normalised by ``total``) and its gradient into grad."""
         n = X.shape[0]
+        widest = max(self.layout.layer_sizes[1:])
+        step = max(256, _CACHE_BYTES // (widest * theta.dtype.itemsize))
+        if n > step:
+            # Sub-blocks small enough that a layer's activations, deltas and
+            # scratch stay in the core's cache between the passes over them.
+            # Every part is normalised by ``total``, so gradients add up.
+            part = self._part_grads.get(slot)
+            if part is None:
+                part = self._part_grads[slot] = np.empty_like(grad)
+            value = 0.0
+            for start in range(0, n, step):
+                rows = slice(start, min(start + step, n))
+                sw = None if sample_weight is None else sample_weight[rows]
+                out = grad if start == 0 else part
+                value += self._unpenalised(
+                    theta, X[rows], Y[rows], sw, total, out, slot
+                )
+                if start:
+                    grad += part
+            return value
         buffers = self._buffers.get(slot)
         if buffers is None or buffers.n_samples < n:
             buffers = Buffers(
