@@ -288,7 +288,7 @@ def train_minibatch(
     n_samples = X.shape[0]
     optimizer = progress.optimizer
     grad = np.empty_like(theta)
-    # Row numbers as int32 halve the memory of the per-epoch permutation.
+    # Row numbers as int32 halve the memory of the batch order.
     order = np.arange(n_samples, dtype=np.int32 if n_samples < 2**31 else np.intp)
     gather = shuffle and batch_size < n_samples
     if gather:
@@ -297,8 +297,9 @@ def train_minibatch(
 
     for epoch in range(1, max_iter + 1):
         if shuffle:
-            # Compose permutations as scikit-learn does, so a seed gives its batches.
-            order = order[rng.permutation(n_samples)]
+            # scikit-learn composes order[permutation]; shuffling order in place
+            # makes the same swaps from the same draws, without two new arrays.
+            rng.shuffle(order)
 
         accumulated = 0.0
         for batch in gen_batches(n_samples, batch_size):
