@@ -257,13 +257,14 @@ class ANNClassifier(ClassifierMixin, BaseANN):
                 "ANNClassifier needs samples of at least 2 classes in the data, but "
                 f"the data contains only one class: {str(self.classes_[0])!r}."
             )
-        Y = self._label_binarizer.transform(y).astype(bool)
-        loss_name = (
-            "log_loss"
-            if self._label_binarizer.y_type_ == "multiclass"
-            else ("binary_log_loss")
-        )
-        return Y, loss_name
+        y_type, classes = self._label_binarizer.y_type_, self.classes_
+        # Boolean indicators built directly: LabelBinarizer.transform would
+        # first make an int64 matrix eight times their size.
+        if y_type == "multiclass":
+            return y[:, np.newaxis] == classes, "log_loss"
+        if y_type == "binary":
+            return (y == classes[1])[:, np.newaxis], "binary_log_loss"
+        return self._label_binarizer.transform(y).astype(bool), "binary_log_loss"
 
     def _decode(self, raw):
         proba = LOSSES[self._loss_name].link(raw)
