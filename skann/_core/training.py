@@ -117,6 +117,7 @@ class Objective:
         self._pool, self._n_threads = None, 1
         # Multiply-adds of one forward pass per row, to decide when to split.
         sizes = layout.layer_sizes
+        self._widest = max(sizes[1:])
         self._work_per_row = sum(a * b for a, b in pairwise(sizes))
 
     @contextmanager
@@ -167,8 +168,7 @@ class Objective:
     def _unpenalised(self, theta, X, Y, sample_weight, total, grad, slot):
         """Loss of rows X (normalised by ``total``) and its gradient into grad."""
         n = X.shape[0]
-        widest = max(self.layout.layer_sizes[1:])
-        step = max(256, _CACHE_BYTES // (widest * theta.dtype.itemsize))
+        step = max(256, _CACHE_BYTES // (self._widest * theta.dtype.itemsize))
         if n > step:
             # Sub-blocks small enough that a layer's activations, deltas and
             # scratch stay in the core's cache between the passes over them.
