@@ -55,6 +55,15 @@ class Layout:
         return np.concatenate(parts).astype(dtype, copy=False)
 
 
+def n_init_draws(layer_sizes):
+    """How many uniform draws the initialisation takes from ``rng``.
+
+    One per weight and bias: code that must continue the same random stream
+    after the initialisation (the early-stopping split) skips this many.
+    """
+    return sum((fan_in + 1) * fan_out for fan_in, fan_out in pairwise(layer_sizes))
+
+
 def init_params(layout, rng, init_gain, dtype=np.float64):
     """Glorot-uniform weights and biases as one flat vector.
 
