@@ -4,6 +4,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 
 import copy
+import inspect
 import warnings
 from abc import ABCMeta, abstractmethod
 from itertools import pairwise
@@ -28,18 +29,51 @@ from sklearn.utils.validation import (
 
 from skann._core.activations import ACTIVATIONS
 from skann._core.losses import LOSSES
-from skann._core.network import Layout, init_params, predict_raw
+from skann._core.network import Network, NetworkSpec
 from skann._core.optimizers import OPTIMIZERS, SCHEDULES, SGD, Adam
 from skann._core.training import (
     Objective,
+    PlateauRule,
     Progress,
-    TrainingDiverged,
     train_lbfgs,
     train_minibatch,
 )
 
 
-class BaseANN(BaseEstimator, metaclass=ABCMeta):
+def _is_stochastic(estimator):
+    """Whether the estimator trains by minibatches (``partial_fit`` exists)."""
+    return estimator.solver != "lbfgs"
+
+
+# Constructor arguments of scikit-learn's MLP estimators that skann names
+# differently, with the skann parameter to use instead.
+_RENAMED = {
+    "learning_rate_init": "learning_rate",
+}
+
+
+class _ANNMeta(ABCMeta):
+    """Points users of scikit-learn's parameter names at skann's."""
+
+    @property
+    def __signature__(cls):
+        # The constructor's own signature, not this ``__call__``'s.
+        signature = inspect.signature(cls.__init__)
+        return signature.replace(parameters=list(signature.parameters.values())[1:])
+
+    def __call__(cls, *args, **kwargs):
+        renamed = sorted(set(kwargs) & set(_RENAMED))
+        if renamed:
+            name = renamed[0]
+            raise TypeError(
+                f"{cls.__name__} has no parameter {name!r}: skann calls it "
+                f"{_RENAMED[name]!r} ({name}={kwargs[name]!r} in scikit-learn's "
+                f"MLP estimators is {_RENAMED[name]}={kwargs[name]!r} here)."
+            )
+        return super().__call__(*args, **kwargs)
+
+
+class BaseANN(BaseEstimator, metaclass=_ANNMeta):
     """Shared base of ANNRegressor and ANNClassifier; not for direct use.
 
     Subclasses encode the target (``_encode_target``), decode the raw network
@@ -52,7 +86,7 @@ class BaseANN(BaseEstimator, metaclass=ABCMeta):
             "array-like",
             Interval(Integral, 1, None, closed="left"),
         ],
-        "activation": [StrOptions(set(ACTIVATIONS))],
+        "activation": [StrOptions(set(ACTIVATIONS)), list, tuple],
         "solver": [StrOptions({*OPTIMIZERS, "lbfgs"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [
@@ -80,6 +114,8 @@ class BaseANN(BaseEstimator, metaclass=ABCMeta):
             Options(Real, {np.inf}),
         ],
         "max_fun": [Interval(Integral, 1, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left"), list, tuple],
+        "batch_norm": ["boolean"],
     }
 
     def __init__(
@@ -108,6 +144,8 @@ class BaseANN(BaseEstimator, metaclass=ABCMeta):
         epsilon=1e-8,
         n_iter_no_change=10,
         max_fun=15000,
+        dropout=0.0,
+        batch_norm=False,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -132,6 +170,18 @@ class BaseANN(BaseEstimator, metaclass=ABCMeta):
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
+        self.dropout = dropout
+        self.batch_norm = batch_norm
+
+    def set_params(self, **params):
+        renamed = sorted(set(params) & set(_RENAMED))
+        if renamed:
+            name = renamed[0]
+            raise ValueError(
+                f"Invalid parameter {name!r} for estimator {type(self).__name__}: "
+                f"skann calls it {_RENAMED[name]!r}."
+            )
+        return super().set_params(**params)
 
     @abstractmethod
     def _encode_target(self, y, reset, incremental):
@@ -175,27 +225,25 @@ class BaseANN(BaseEstimator, metaclass=ABCMeta):
         return self._fit(X, y, sample_weight, incremental=False)
 
     def _fit(self, X, y, sample_weight, incremental):
-        first_pass = not hasattr(self, "coefs_") or (
-            not self.warm_start and not incremental
-        )
-        # A continued fit that diverges restores what it continued from.
-        saved = None if first_pass else copy.deepcopy(getattr(self, "_progress", None))
+        if incremental and hasattr(self, "coefs_"):
+            # scikit-learn skips validation in partial_fit once fitted; a
+            # parameter set since then must still be checked before training.
+            self._validate_params()
+        self._check_renamed_values()
+        # A fit that raises, for any reason (Ctrl-C included), leaves the
+        # estimator as it was before the call: training works on copies.
+        snapshot = dict(vars(self))
         try:
             # Overflow on the way to a divergence is reported as one clear error.
             with np.errstate(over="ignore", invalid="ignore"):
-                return self._fit_checked(X, y, sample_weight, incremental, first_pass)
-        except TrainingDiverged:
-            if first_pass:
-                # A fresh fit that failed leaves no half-fitted state behind.
-                for name in [k for k in vars(self) if k.endswith("_")]:
-                    delattr(self, name)
-            elif saved is not None:
-                self._progress = saved
-                self.loss_curve_ = saved.loss_curve
-                self.validation_scores_ = saved.validation_scores
+                return self._fit_checked(X, y, sample_weight, incremental)
+        except BaseException:
+            vars(self).clear()
+            vars(self).update(snapshot)
             raise
 
-    def _fit_checked(self, X, y, sample_weight, incremental, first_pass):
+    def _fit_checked(self, X, y, sample_weight, incremental):
+        continuing = hasattr(self, "coefs_") and (self.warm_start or incremental)
         X, y = validate_data(
             self,
             X,
@@ -204,10 +252,10 @@ class BaseANN(BaseEstimator, metaclass=ABCMeta):
             multi_output=True,
             dtype=(np.float64, np.float32),
             y_numeric=not is_classifier(self),
-            reset=first_pass,
+            reset=not continuing,
         )
         Y, loss_name = self._encode_target(
-            y, reset=first_pass and not incremental, incremental=incremental
+            y, reset=not continuing and not incremental, incremental=incremental
         )
         if Y.dtype != bool:
             # Class indicators stay boolean (an eighth of the memory); targets
@@ -223,67 +271,159 @@ class BaseANN(BaseEstimator, metaclass=ABCMeta):
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True.")
 
-        layout = Layout([X.shape[1], *self._hidden_sizes(), Y.shape[1]])
-        activation = ACTIVATIONS[self.activation]
+        spec = self._network_spec(X.shape[1], Y.shape[1])
+        network = Network(spec)
         rng = check_random_state(self.random_state)
-        if first_pass:
-            theta = init_params(layout, rng, activation.init_gain, X.dtype)
-            self._progress = None
+        if continuing:
+            self._check_warm_start_shapes(spec)
+            theta, state = self._fitted_vectors(network, X.dtype)
         else:
-            self._check_warm_start_shapes(layout)
-            theta = layout.pack(self.coefs_, self.intercepts_, X.dtype)
+            theta, state = network.init(rng, X.dtype)
+            self._progress = None
 
-        objective = Objective(layout, activation, LOSSES[loss_name], self.alpha)
-        log = print if self.verbose else None
+        objective = Objective(network, LOSSES[loss_name], self.alpha, state, rng)
         with objective.threads():
-            result = self._train(
-                objective, layout, theta, X, y, Y, sample_weight, rng, incremental, log
-            )
+            if self.solver == "lbfgs":
+                result = self._fit_lbfgs(objective, theta, X, Y, sample_weight)
+            else:
+                result = self._fit_minibatch(
+                    objective, network, theta, X, y, Y, sample_weight, rng,
+                    incremental, continuing,
+                )  # fmt: skip
 
         if result.message and self.solver == "lbfgs":
             warnings.warn(
                 f"lbfgs failed to converge after {result.n_iter} iteration(s): "
-                f"{result.message}. Increase max_iter or max_fun, or scale the data.",
+                f"{result.message}. Increase max_iter or max_fun, or scale the "
+                "inputs, for example with StandardScaler.",
                 ConvergenceWarning,
                 stacklevel=4,
             )
         if result.hit_max_iter:
             warnings.warn(
-                f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached "
-                "and the optimization hasn't converged yet.",
+                f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
+                "reached and the optimization hasn't converged yet.",
                 ConvergenceWarning,
                 stacklevel=4,
             )
-
-        params = layout.unpack(result.theta)
-        self.coefs_ = [W.copy() for W, _ in params]
-        self.intercepts_ = [b.copy() for _, b in params]
-        self.n_layers_ = len(layout.layer_sizes)
-        self.n_outputs_ = Y.shape[1]
-        self.out_activation_ = LOSSES[loss_name].out_activation
+        self._set_fitted_network(network, result.theta, result.state, Y.shape[1])
         return self
 
-    def _train(
-        self, objective, layout, theta, X, y, Y, sample_weight, rng, incremental, log
-    ):
-        if self.solver == "lbfgs":
-            result = train_lbfgs(
-                objective, theta, X, Y, sample_weight, max_iter=self.max_iter,
-                max_fun=self.max_fun, tol=self.tol, log=log,
-            )  # fmt: skip
-            self._set_lbfgs_history(result)
-        else:
-            result = self._fit_minibatch(
-                objective, layout, theta, X, y, Y, sample_weight, rng, incremental, log
+    def _network_spec(self, n_features, n_outputs):
+        """The network the current parameters describe, checked."""
+        hidden = self._hidden_sizes()
+        activation = self.activation
+        if not isinstance(activation, str):
+            activation = tuple(activation)
+            bad = [
+                a for a in activation if not isinstance(a, str) or a not in ACTIVATIONS
+            ]
+            if bad:
+                raise InvalidParameterError(
+                    f"The 'activation' parameter of {type(self).__name__} must be a "
+                    f"str among {sorted(ACTIVATIONS)} or a list of them, one per "
+                    f"hidden layer; got {bad[0]!r}."
+                )
+            if len(activation) != len(hidden):
+                raise ValueError(
+                    f"activation has {len(activation)} entries but "
+                    f"hidden_layer_sizes has {len(hidden)} layers: give one "
+                    "activation per hidden layer, or a single name for all."
+                )
+        dropout = self.dropout
+        if not isinstance(dropout, Real):
+            dropout = tuple(dropout)
+            if not all(isinstance(r, Real) and 0 <= r < 1 for r in dropout):
+                raise InvalidParameterError(
+                    f"The 'dropout' parameter of {type(self).__name__} must be a "
+                    "float in [0, 1) or a list of them, one per hidden layer; "
+                    f"got {self.dropout!r}."
+                )
+            if len(dropout) != len(hidden):
+                raise ValueError(
+                    f"dropout has {len(dropout)} entries but hidden_layer_sizes "
+                    f"has {len(hidden)} layers: give one rate per hidden layer, "
+                    "or a single rate for all."
+                )
+        stochastic = any(np.atleast_1d(dropout)) or self.batch_norm
+        if self.solver == "lbfgs" and stochastic:
+            raise ValueError(
+                "solver='lbfgs' needs a deterministic full-batch objective: it "
+                "cannot train with dropout or batch_norm. Use solver='adam' or "
+                "'sgd', or set dropout=0 and batch_norm=False."
             )
+        return NetworkSpec.build(
+            [n_features, *hidden, n_outputs], activation, dropout, self.batch_norm
+        )
+
+    def _fitted_vectors(self, network, dtype):
+        """The flat parameter and state vectors of the fitted network."""
+        norm = self.batch_norm_scales_ is not None
+        theta = network.pack(
+            self.coefs_,
+            self.intercepts_,
+            dtype,
+            self.batch_norm_scales_ if norm else (),
+            self.batch_norm_offsets_ if norm else (),
+        )
+        state = network.pack_state(
+            self.batch_norm_means_ if norm else (),
+            self.batch_norm_vars_ if norm else (),
+            dtype,
+        )
+        return theta, state
+
+    def _set_fitted_network(self, network, theta, state, n_outputs):
+        self.coefs_ = [W.copy() for W in network.coefs(theta)]
+        self.intercepts_ = [b.copy() for b in network.intercepts(theta)]
+        if network.batch_norms:
+            scales, offsets, means, variances = network.batch_norm_params(theta, state)
+            self.batch_norm_scales_ = [a.copy() for a in scales]
+            self.batch_norm_offsets_ = [a.copy() for a in offsets]
+            self.batch_norm_means_ = [a.copy() for a in means]
+            self.batch_norm_vars_ = [a.copy() for a in variances]
+        else:
+            self.batch_norm_scales_ = self.batch_norm_offsets_ = None
+            self.batch_norm_means_ = self.batch_norm_vars_ = None
+        # Predict builds the network from this record of the fitted one, never
+        # from the current parameters, which set_params may have changed.
+        spec = network.spec
+        self.hidden_activations_ = list(spec.activations)
+        self._fitted_spec = {
+            "layer_sizes": list(spec.layer_sizes),
+            "activations": list(spec.activations),
+            "dropout": list(spec.dropout),
+            "batch_norm": spec.batch_norm,
+            "init_gains": list(spec.init_gains),
+        }
+        self.n_layers_ = len(spec.layer_sizes)
+        self.n_outputs_ = n_outputs
+        self.out_activation_ = LOSSES[self._loss_name].out_activation
+
+    def _fit_lbfgs(self, objective, theta, X, Y, sample_weight):
+        hooks = [_VerbosePrinter()] if self.verbose else []
+        result = train_lbfgs(
+            objective, theta, X, Y, sample_weight, max_iter=self.max_iter,
+            max_fun=self.max_fun, tol=self.tol, hooks=hooks,
+        )  # fmt: skip
+        result.state = objective.state
+        self._progress = None
+        self.n_iter_ = result.n_iter
+        self.t_ = 0
+        self.loss_ = result.loss
+        self.loss_curve_ = result.loss_curve
+        self.best_loss_ = result.loss
+        self.validation_scores_ = None
+        self.best_validation_score_ = None
         return result
 
     def _fit_minibatch(
-        self, objective, layout, theta, X, y, Y, sample_weight, rng, incremental, log
-    ):
+        self, objective, network, theta, X, y, Y, sample_weight, rng, incremental,
+        continuing,
+    ):  # fmt: skip
         """Run sgd or adam, with early stopping on a held-out share if asked."""
         X_train, Y_train, sw_train = X, Y, sample_weight
-        validation_score = None
+        hooks = []
         if self.early_stopping:
             stratify = Y if is_classifier(self) and Y.shape[1] == 1 else None
             arrays = [X, Y, y] + ([] if sample_weight is None else [sample_weight])
@@ -301,35 +441,61 @@ class BaseANN(BaseEstimator, metaclass=ABCMeta):
                     "or the size of your dataset."
                 )
 
-            def validation_score(theta):
-                return self._score_params(layout.unpack(theta), X_val, y_val, sw_val)
+            def validation_score(record, theta, state):
+                raw = network.predict(theta, state, X_val)
+                score = (
+                    self._score_function(y_val, self._decode(raw), sample_weight=sw_val)
+                    if np.isfinite(raw).all()
+                    else np.nan
+                )
+                record["validation_score"] = score
+                progress.validation_scores.append(score)
+
+            hooks.append(validation_score)
+        if self.verbose:
+            hooks.append(_VerbosePrinter())
 
         n_samples = X_train.shape[0]
         batch_size = min(
             200 if self.batch_size == "auto" else self.batch_size, n_samples
         )
-        if self._progress is None or not incremental:
+        progress = copy.deepcopy(self._progress) if continuing else None
+        if progress is None or not incremental:
             optimizer = self._make_optimizer(theta.size, theta.dtype)
-            if self._progress is None:
-                self._progress = Progress(
-                    optimizer,
-                    validation_scores=[] if self.early_stopping else None,
-                    best_loss=None if self.early_stopping else np.inf,
-                    best_validation_score=-np.inf if self.early_stopping else None,
-                    best_theta=theta.copy() if self.early_stopping else None,
-                )
+            if progress is None:
+                progress = Progress(optimizer)
             else:
-                self._progress.optimizer = optimizer
+                progress.optimizer = optimizer
+        if self.early_stopping and progress.validation_scores is None:
+            # First fit with early stopping (possibly after one without).
+            progress.validation_scores = []
+            progress.best_validation_score = -np.inf
+            progress.best_loss = None
+            progress.best_theta, progress.best_state = (
+                theta.copy(),
+                objective.state.copy(),
+            )
+        elif not self.early_stopping and progress.validation_scores is not None:
+            progress.validation_scores = progress.best_validation_score = None
+            progress.best_theta = progress.best_state = None
+            progress.best_loss = min(progress.loss_curve, default=np.inf)
+        hooks.append(
+            PlateauRule(
+                progress, self.tol, self.n_iter_no_change,
+                monitor="validation_score" if self.early_stopping else "loss",
+                log=print if self.verbose else None,
+            )
+        )  # fmt: skip
 
-        progress = self._progress
         result = train_minibatch(
             objective, theta, X_train, Y_train, sw_train, progress=progress,
             batch_size=batch_size, max_iter=self.max_iter, shuffle=self.shuffle,
-            rng=rng, tol=self.tol, n_iter_no_change=self.n_iter_no_change,
-            validation_score=validation_score, incremental=incremental, log=log,
+            rng=rng, hooks=hooks, incremental=incremental,
         )  # fmt: skip
+        result.state = objective.state
         if self.early_stopping:
-            result.theta = progress.best_theta
+            result.theta, result.state = progress.best_theta, progress.best_state
+        self._progress = progress
         self.n_iter_ = result.n_iter
         self.t_ = progress.n_seen
         self.loss_ = result.loss
@@ -338,15 +504,6 @@ class BaseANN(BaseEstimator, metaclass=ABCMeta):
         self.validation_scores_ = progress.validation_scores
         self.best_validation_score_ = progress.best_validation_score
         return result
-
-    def _set_lbfgs_history(self, result):
-        self.n_iter_ = result.n_iter
-        self.t_ = 0
-        self.loss_ = result.loss
-        self.loss_curve_ = result.loss_curve
-        self.best_loss_ = result.loss
-        self.validation_scores_ = None
-        self.best_validation_score_ = None
 
     def _make_optimizer(self, size, dtype):
         if self.solver == "sgd":
@@ -358,50 +515,83 @@ class BaseANN(BaseEstimator, metaclass=ABCMeta):
             size, dtype, self.learning_rate, self.beta_1, self.beta_2, self.epsilon
         )
 
+    def _check_renamed_values(self):
+        if isinstance(self.learning_rate, str):
+            raise InvalidParameterError(
+                f"The 'learning_rate' parameter of {type(self).__name__} must be a "
+                f"float (the step size), got {self.learning_rate!r}. skann names "
+                "the schedule `learning_rate_schedule`: use "
+                f"learning_rate_schedule={self.learning_rate!r}, and give the "
+                "initial step size as learning_rate (scikit-learn's "
+                "learning_rate_init)."
+            )
+        if isinstance(self.batch_size, bool):
+            raise InvalidParameterError(
+                f"The 'batch_size' parameter of {type(self).__name__} must be an "
+                f"int in the range [1, inf) or 'auto', got {self.batch_size!r}."
+            )
+
     def _hidden_sizes(self):
         sizes = self.hidden_layer_sizes
         sizes = [sizes] if isinstance(sizes, Integral) else list(sizes)
-        if not all(isinstance(n, Integral) and n > 0 for n in sizes):
+        if not all(
+            isinstance(n, Integral) and not isinstance(n, bool) and n > 0 for n in sizes
+        ):
             raise InvalidParameterError(
                 "The 'hidden_layer_sizes' parameter of "
                 f"{type(self).__name__} must be positive integers, got {sizes!r}."
             )
         return sizes
 
-    def _check_warm_start_shapes(self, layout):
+    def _check_warm_start_shapes(self, spec):
         expected = [W.shape for W in self.coefs_]
-        got = list(pairwise(layout.layer_sizes))
+        got = list(pairwise(spec.layer_sizes))
         if expected != got:
             raise ValueError(
                 f"Cannot continue training: the fitted network has layer shapes "
                 f"{expected}, but the current parameters and data give {got}. "
                 "Set warm_start=False to train a new network."
             )
+        fitted_norm = getattr(self, "batch_norm_scales_", None) is not None
+        if fitted_norm != spec.batch_norm:
+            raise ValueError(
+                f"Cannot continue training: the fitted network was trained with "
+                f"batch_norm={fitted_norm}, the current parameters ask for "
+                f"batch_norm={spec.batch_norm}. Set warm_start=False to train a "
+                "new network."
+            )
+
+    def _fitted_network(self):
+        """The fitted network and its parameter and state vectors."""
+        if hasattr(self, "_fitted_spec"):
+            spec = NetworkSpec(**{k: tuple(v) if isinstance(v, list) else v
+                                  for k, v in self._fitted_spec.items()})  # fmt: skip
+        else:
+            # Weights given by hand to an unfitted estimator.
+            sizes = [self.coefs_[0].shape[0], *(b.size for b in self.intercepts_)]
+            spec = NetworkSpec.build(sizes, self.activation)
+        return Network(spec)
 
     def _raw_predict(self, X):
         """Raw network output of shape (n_samples, n_outputs) for validated X."""
-        params = list(zip(self.coefs_, self.intercepts_, strict=True))
-        return predict_raw(params, X, ACTIVATIONS[self.activation])
+        network = self._fitted_network()
+        dtype = np.result_type(X.dtype, self.coefs_[0].dtype)
+        theta, state = self._fitted_vectors(network, dtype)
+        return network.predict(theta, state, X)
 
     def _validated_raw(self, X):
         check_is_fitted(self)
         X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
         with np.errstate(over="ignore", invalid="ignore"):
             raw = self._raw_predict(X)
-        n_nan = np.count_nonzero(np.isnan(raw).any(axis=1))
-        if n_nan:
+        n_bad = np.count_nonzero(~np.isfinite(raw).all(axis=1))
+        if n_bad:
             raise ValueError(
-                f"The network's output is NaN for {n_nan} of {raw.shape[0]} samples: "
-                "their features are so large that the hidden activations overflowed. "
-                "Scale the inputs, for example with StandardScaler."
+                f"The network's output is not finite for {n_bad} of {raw.shape[0]} "
+                "samples: their features are so large that the hidden activations "
+                "overflowed. Scale the inputs, for example with StandardScaler."
             )
         return raw
-
-    def _score_params(self, params, X, y, sample_weight):
-        raw = predict_raw(params, X, ACTIVATIONS[self.activation])
-        if not np.isfinite(raw).all():
-            return np.nan
-        return self._score_function(y, self._decode(raw), sample_weight=sample_weight)
 
     def predict(self, X):
         """Predict using the fitted network.
@@ -422,3 +612,13 @@ class BaseANN(BaseEstimator, metaclass=ABCMeta):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+
+class _VerbosePrinter:
+    """Epoch-end hook printing what ``verbose=True`` shows, as scikit-learn does."""
+
+    def __call__(self, record, theta, state):
+        print(f"Iteration {record['epoch']}, loss = {record['loss']:.8f}")
+        if "validation_score" in record:
+            print(f"Validation score: {record['validation_score']:f}")
+        return False

@@ -16,10 +16,9 @@ from sklearn.utils.multiclass import (
 )
 from sklearn.utils.validation import column_or_1d
 
-from skann._base import BaseANN
+from skann._base import BaseANN, _is_stochastic
 from skann._core._math import log1pexp, logsumexp
 from skann._core.losses import LOSSES
-from skann._regressor import _is_stochastic
 
 
 class ANNClassifier(ClassifierMixin, BaseANN):
@@ -37,9 +36,25 @@ class ANNClassifier(ClassifierMixin, BaseANN):
         Number of neurons in each hidden layer; an int means one hidden layer.
         An empty tuple gives a network without hidden layers.
 
-    activation : {'identity', 'logistic', 'sigmoid', 'tanh', 'relu'}, default='relu'
-        Activation of the hidden layers. ``'sigmoid'`` is another name for
-        ``'logistic'``, ``1 / (1 + exp(-z))``, the name the original articles use.
+    activation : str or list of str, default='relu'
+        Activation of the hidden layers: one name for all of them, or a list
+        with one name per hidden layer (as long as ``hidden_layer_sizes``).
+
+        - ``'identity'``: ``z``.
+        - ``'relu'``: ``max(z, 0)``.
+        - ``'tanh'``: the hyperbolic tangent.
+        - ``'logistic'``, or its alias ``'sigmoid'`` (the name the original
+          articles use): ``1 / (1 + exp(-z))``.
+        - ``'leaky_relu'``: ``z`` for ``z > 0``, ``0.01 z`` otherwise.
+        - ``'elu'``: ``z`` for ``z > 0``, ``exp(z) - 1`` otherwise.
+        - ``'softplus'``: ``log(1 + exp(z))``.
+        - ``'gelu'``: ``z Phi(z)`` in the tanh approximation,
+          ``0.5 z (1 + tanh(sqrt(2 / pi) (z + 0.044715 z^3)))``.
+        - ``'silu'``, or its alias ``'swish'``: ``z / (1 + exp(-z))``.
+
+        Each layer's initial weights are drawn with the Glorot gain of the
+        activation it feeds (2 for the logistic function, 6 otherwise, as
+        scikit-learn chooses); the output layer takes the last hidden layer's.
 
     solver : {'adam', 'sgd', 'lbfgs'}, default='adam'
         How the weights are optimised.
@@ -135,6 +150,21 @@ class ANNClassifier(ClassifierMixin, BaseANN):
     max_fun : int, default=15000
         Maximum number of objective evaluations of ``'lbfgs'``.
 
+    dropout : float or list of float, default=0.0
+        Inverted dropout on the hidden layers' outputs: in training each unit
+        is zeroed with this probability and the others are scaled by
+        ``1 / (1 - dropout)``; prediction uses every unit, unscaled. One rate
+        in [0, 1) for all hidden layers, or a list with one rate per hidden
+        layer. Masks are drawn from ``random_state``'s stream, so a seeded fit
+        is reproducible. Not available with ``'lbfgs'``.
+
+    batch_norm : bool, default=False
+        Whether to normalise each hidden layer's affine output before its
+        activation: by the batch's mean and variance in training, then scaled
+        and shifted by trained ``gamma`` and ``beta``; by running averages of
+        the batch statistics (momentum 0.1, unbiased variance, epsilon 1e-5)
+        at prediction. Not available with ``'lbfgs'``.
+
     Attributes
     ----------
     classes_ : ndarray or list of ndarray of shape (n_classes,)
@@ -179,6 +209,26 @@ class ANNClassifier(ClassifierMixin, BaseANN):
 
     n_layers_ : int
         Number of layers, input and output included.
+
+    hidden_activations_ : list of str
+        The activation of each hidden layer, as fitted. Prediction uses the
+        network recorded at fit, whatever the parameters are set to since.
+
+    batch_norm_scales_ : list of ndarray of shape (n_units,) or None
+        Batch normalisation's trained scale ``gamma`` of each hidden layer;
+        None when ``batch_norm=False``.
+
+    batch_norm_offsets_ : list of ndarray of shape (n_units,) or None
+        Batch normalisation's trained shift ``beta`` of each hidden layer;
+        None when ``batch_norm=False``.
+
+    batch_norm_means_ : list of ndarray of shape (n_units,) or None
+        Running mean of each hidden layer's affine output, used at
+        prediction; None when ``batch_norm=False``.
+
+    batch_norm_vars_ : list of ndarray of shape (n_units,) or None
+        Running variance of each hidden layer's affine output, used at
+        prediction; None when ``batch_norm=False``.
 
     n_outputs_ : int
         Number of output units.

@@ -432,7 +432,10 @@ def test_batch_size_at_least_n_samples_is_full_batch(Estimator, data, solver):
 
 def test_hitting_max_iter_warns(Estimator, data):
     X, y = data
-    with pytest.warns(ConvergenceWarning, match=r"maximum iterations \(2\) reached"):
+    with pytest.warns(
+        ConvergenceWarning,
+        match=r"Stochastic Optimizer: Maximum iterations \(2\) reached",
+    ):
         small(Estimator, max_iter=2).fit(X, y)
     with pytest.warns(ConvergenceWarning, match="lbfgs failed to converge"):
         small(Estimator, solver="lbfgs", max_iter=2).fit(X, y)

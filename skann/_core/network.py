@@ -1,58 +1,229 @@
-"""The feed-forward network: parameter layout, forward and backward passes."""
+"""The feed-forward network: a sequence of layers over one flat parameter vector."""
 
 # Authors: The skann developers
 # SPDX-License-Identifier: BSD-3-Clause
 
 from itertools import pairwise
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
 
+from skann._core.activations import ACTIVATIONS
+from skann._core.layers import (
+    ActivationLayer,
+    Affine,
+    BatchNorm,
+    Context,
+    Dropout,
+    Layout,
+    Workspace,
+)
 
-class Layout:
-    """Where each layer's ``W`` and ``b`` live in one flat parameter vector.
+# Rows per chunk at prediction: the work arrays of one chunk take about this
+# many bytes, whatever the number of rows predicted.
+_PREDICT_CHUNK_BYTES = 32 << 20
 
-    All weight matrices come first, then all biases (the order of
-    scikit-learn's packed vector), so a flat gradient or an optimizer's state
-    is a single array and an update is a few whole-vector operations.
+
+class NetworkSpec(NamedTuple):
+    """What a network is: fixed at fit, stored on the fitted model.
+
+    ``layer_sizes`` runs from the number of inputs through the hidden layers
+    to the number of outputs; ``activations`` and ``dropout`` hold one entry
+    per hidden layer; ``init_gains`` one Glorot gain per affine layer.
     """
 
-    def __init__(self, layer_sizes):
-        self.layer_sizes = tuple(int(n) for n in layer_sizes)
-        shapes = list(pairwise(self.layer_sizes))
-        offset, self._weight_slices, self._bias_slices = 0, [], []
-        for fan_in, fan_out in shapes:
-            self._weight_slices.append(
-                (offset, offset + fan_in * fan_out, fan_in, fan_out)
+    layer_sizes: tuple
+    activations: tuple
+    dropout: tuple
+    batch_norm: bool
+    init_gains: tuple
+
+    @classmethod
+    def build(cls, layer_sizes, activation, dropout=0.0, batch_norm=False):
+        """A spec from an activation name (or one per hidden layer) and rates.
+
+        The Glorot gain of each affine layer is that of the activation it
+        feeds; the output layer takes the last hidden layer's, and a network
+        without hidden layers that of a single ``activation`` name: the
+        choices scikit-learn makes for one activation everywhere.
+        """
+        layer_sizes = tuple(int(n) for n in layer_sizes)
+        n_hidden = len(layer_sizes) - 2
+        names = (activation,) * n_hidden if isinstance(activation, str) else activation
+        rates = (dropout,) * n_hidden if np.isscalar(dropout) else dropout
+        names, rates = tuple(names), tuple(float(r) for r in rates)
+        gains = [ACTIVATIONS[name].init_gain for name in names]
+        if names:
+            gains.append(gains[-1])
+        else:
+            gains.append(
+                ACTIVATIONS[activation].init_gain
+                if isinstance(activation, str)
+                else 6.0
             )
-            offset += fan_in * fan_out
-        for _, fan_out in shapes:
-            self._bias_slices.append((offset, offset + fan_out))
-            offset += fan_out
-        self.size = offset
+        return cls(layer_sizes, names, rates, bool(batch_norm), tuple(gains))
+
+
+class Network:
+    """The layers a ``NetworkSpec`` describes and the layout of their arrays.
+
+    Per hidden layer: affine, batch normalisation (if on), activation,
+    dropout (if its rate is positive); then the output affine layer, whose
+    output is the raw network output before the loss's link.
+    """
+
+    def __init__(self, spec):
+        self.spec = spec
+        self.layout, self.state_layout = Layout(), Layout()
+        self.layers, self.affines, self.batch_norms = [], [], []
+        n_hidden = len(spec.layer_sizes) - 2
+        for k, (fan_in, fan_out) in enumerate(pairwise(spec.layer_sizes)):
+            affine = Affine(self.layout, k, fan_in, fan_out, spec.init_gains[k])
+            self.layers.append(affine)
+            self.affines.append(affine)
+            if k == n_hidden:
+                break
+            if spec.batch_norm:
+                norm = BatchNorm(self.layout, self.state_layout, k, fan_out)
+                self.layers.append(norm)
+                self.batch_norms.append(norm)
+            activation = ACTIVATIONS[spec.activations[k]]
+            self.layers.append(ActivationLayer(activation, k, fan_out))
+            if spec.dropout[k] > 0:
+                self.layers.append(Dropout(spec.dropout[k], k, fan_out))
+        self.layout.finalize()
+        self.state_layout.finalize()
+        self.size, self.state_size = self.layout.size, self.state_layout.size
+        self.row_separable = all(layer.row_separable for layer in self.layers)
+        # Multiply-adds of one forward pass per row, to size row blocks.
+        self.work_per_row = sum(a * b for a, b in pairwise(spec.layer_sizes))
+        self.max_width = max(spec.layer_sizes[1:])
 
     @property
-    def n_layers(self):
-        """Number of weight layers (hidden layers + 1)."""
-        return len(self._weight_slices)
-
-    def unpack(self, theta):
-        """Views ``[(W, b), ...]`` into the flat vector ``theta``."""
-        return [
-            (theta[w0:w1].reshape(fan_in, fan_out), theta[b0:b1])
-            for (w0, w1, fan_in, fan_out), (b0, b1) in zip(
-                self._weight_slices, self._bias_slices, strict=True
-            )
-        ]
+    def stochastic(self):
+        """Whether training draws random numbers in the forward pass (dropout)."""
+        return any(rate > 0 for rate in self.spec.dropout)
 
     def weights(self, theta):
         """The part of ``theta`` that holds weight matrices (for the L2 term)."""
-        return theta[: self._bias_slices[0][0]]
+        return theta[: self.layout.weights_stop]
 
-    def pack(self, coefs, intercepts, dtype):
-        """A new flat vector holding the given per-layer arrays."""
-        parts = [np.ravel(W) for W in coefs] + [np.ravel(b) for b in intercepts]
-        return np.concatenate(parts).astype(dtype, copy=False)
+    def coefs(self, theta):
+        return [affine.W.view(theta) for affine in self.affines]
+
+    def intercepts(self, theta):
+        return [affine.b.view(theta) for affine in self.affines]
+
+    def unpack(self, theta):
+        """Views ``[(W, b), ...]`` into ``theta``, one pair per affine layer."""
+        return list(zip(self.coefs(theta), self.intercepts(theta), strict=True))
+
+    def batch_norm_params(self, theta, state):
+        """Lists of ``gamma``, ``beta``, running mean and running variance views."""
+        return (
+            [norm.gamma.view(theta) for norm in self.batch_norms],
+            [norm.beta.view(theta) for norm in self.batch_norms],
+            [norm.mean.view(state) for norm in self.batch_norms],
+            [norm.var.view(state) for norm in self.batch_norms],
+        )
+
+    def pack(self, coefs, intercepts, dtype, gammas=(), betas=()):
+        """A new flat parameter vector holding the given per-layer arrays."""
+        theta = np.empty(self.size, dtype)
+        for affine, W, b in zip(self.affines, coefs, intercepts, strict=True):
+            affine.W.view(theta)[...] = W
+            affine.b.view(theta)[...] = b
+        for norm, gamma, beta in zip(self.batch_norms, gammas, betas, strict=True):
+            norm.gamma.view(theta)[...] = gamma
+            norm.beta.view(theta)[...] = beta
+        return theta
+
+    def pack_state(self, means, variances, dtype):
+        """A new flat state vector holding the running statistics."""
+        state = np.empty(self.state_size, dtype)
+        for norm, mean, var in zip(self.batch_norms, means, variances, strict=True):
+            norm.mean.view(state)[...] = mean
+            norm.var.view(state)[...] = var
+        return state
+
+    def init(self, rng, dtype=np.float64):
+        """Glorot-uniform weights and biases, and fresh normalisation arrays.
+
+        Draws ``W`` then ``b`` layer by layer from ``rng`` in float64, the
+        order and precision scikit-learn uses, so the same seed gives the same
+        network. Returns the flat parameter and state vectors.
+        """
+        theta = np.empty(self.size, dtype)
+        state = np.empty(self.state_size, dtype)
+        for affine in self.affines:
+            fan_in, fan_out = affine.fan_in, affine.fan_out
+            bound = np.sqrt(affine.init_gain / (fan_in + fan_out))
+            affine.W.view(theta)[...] = rng.uniform(-bound, bound, (fan_in, fan_out))
+            affine.b.view(theta)[...] = rng.uniform(-bound, bound, fan_out)
+        for norm in self.batch_norms:
+            norm.init(theta, state)
+        return theta, state
+
+    def compile(self, n, training, theta, grad=None, state=None, workspace=None,
+                rng=None, sparse=False):  # fmt: skip
+        """A ``Plan`` for batches of ``n`` rows bound to these vectors."""
+        if workspace is None:
+            workspace = Workspace(n, theta.dtype, self.max_width)
+        if state is None:
+            state = np.empty(0, theta.dtype)
+        ctx = Context(n, training, theta, grad, state, workspace, rng, sparse)
+        forwards, backwards = [], []
+        for layer in self.layers:
+            forward, backward = layer.compile(ctx)
+            forwards.append(forward)
+            if backward is not None:
+                backwards.append(backward)
+            ctx.first = False
+        return Plan(forwards, backwards[::-1])
+
+    def predict(self, theta, state, X):
+        """Raw output of shape (n_samples, n_outputs) in row chunks.
+
+        Each chunk's work arrays take about ``_PREDICT_CHUNK_BYTES``, so the
+        memory beyond the output is bounded whatever the number of rows.
+        """
+        n = X.shape[0]
+        row_bytes = sum(self.spec.layer_sizes[1:]) * theta.dtype.itemsize
+        chunk = int(min(n, max(1, _PREDICT_CHUNK_BYTES // row_bytes)))
+        sparse = sp.issparse(X)
+        if n == chunk:
+            return self.compile(n, False, theta, state=state, sparse=sparse).forward(X)
+        raw = np.empty((n, self.spec.layer_sizes[-1]), theta.dtype)
+        workspace = Workspace(chunk, theta.dtype, self.max_width)
+        for start in range(0, n, chunk):
+            rows = min(chunk, n - start)
+            if start == 0 or rows < chunk:
+                plan = self.compile(rows, False, theta, state=state,
+                                    workspace=workspace, sparse=sparse)  # fmt: skip
+            raw[start : start + rows] = plan.forward(X[start : start + rows])
+        return raw
+
+
+class Plan:
+    """A network compiled for one batch size: forward and backward closures."""
+
+    __slots__ = ("backwards", "forwards")
+
+    def __init__(self, forwards, backwards):
+        self.forwards, self.backwards = forwards, backwards
+
+    def forward(self, X):
+        """Raw output of shape (n, n_outputs), in a reused buffer."""
+        A = X
+        for forward in self.forwards:
+            A = forward(A)
+        return A
+
+    def backward(self, delta):
+        """Backpropagate ``delta = d objective / d raw`` into the bound gradient."""
+        for backward in self.backwards:
+            delta = backward(delta)
 
 
 def n_init_draws(layer_sizes):
@@ -62,157 +233,3 @@ def n_init_draws(layer_sizes):
     after the initialisation (the early-stopping split) skips this many.
     """
     return sum((fan_in + 1) * fan_out for fan_in, fan_out in pairwise(layer_sizes))
-
-
-def init_params(layout, rng, init_gain, dtype=np.float64):
-    """Glorot-uniform weights and biases as one flat vector.
-
-    Draws ``W`` then ``b`` layer by layer from ``rng`` in float64, the order and
-    precision scikit-learn uses, so the same seed gives the same network.
-    """
-    theta = np.empty(layout.size, dtype)
-    for fan_in_out, (W, b) in zip(
-        pairwise(layout.layer_sizes), layout.unpack(theta), strict=True
-    ):
-        bound = np.sqrt(init_gain / sum(fan_in_out))
-        W[...] = rng.uniform(-bound, bound, fan_in_out)
-        b[...] = rng.uniform(-bound, bound, fan_in_out[1])
-    return theta
-
-
-def _dense(A, W, b, out=None):
-    """``A @ W + b`` for a dense ``A``, written into ``out`` if given."""
-    Z = np.matmul(A, W, out=out)
-    Z += b
-    return Z
-
-
-def _sparse_dense(A, W, b, out=None):
-    """``A @ W + b`` for a sparse ``A``, written into ``out`` if given."""
-    Z = A @ W
-    if out is not None:
-        out[...] = Z
-        Z = out
-    Z += b
-    return Z
-
-
-def _first_layer(X):
-    """The affine map for the input layer: only the input can be sparse."""
-    return _sparse_dense if sp.issparse(X) else _dense
-
-
-def predict_raw(params, X, activation):
-    """Raw network output of shape (n_samples, n_outputs), before the link."""
-    A = X
-    for k, (W, b) in enumerate(params):
-        A = (_first_layer(X) if k == 0 else _dense)(A, W, b)
-        if k < len(params) - 1:
-            A = activation.forward(A)
-    return A
-
-
-class Buffers:
-    """Work arrays for up to ``n_samples`` rows, reused across batches.
-
-    Writing into memory that is already mapped matters: on a 10000-row batch
-    ``1 - A * A`` into fresh arrays took 2.4 ms, into ``scratch`` 0.28 ms.
-    ``rows(n)`` gives the same arrays cut to a smaller batch, so an epoch's
-    short last batch needs no memory of its own. Backpropagated deltas only
-    live from one layer to the next, so two blocks serve all hidden layers in
-    turn, as one block serves every layer's derivative scratch (boolean for a
-    0/1 mask, as ReLU's).
-    """
-
-    def __init__(self, layer_sizes, n_samples, dtype, scratch_dtype=None):
-        self.layer_sizes = layer_sizes
-        self.n_samples = n_samples
-        self.activations = [np.empty((n_samples, n), dtype) for n in layer_sizes[1:]]
-        width = n_samples * max(layer_sizes[1:-1], default=0)
-        n_blocks = min(len(layer_sizes) - 2, 2)
-        self._delta_blocks = [np.empty(width, dtype) for _ in range(n_blocks)]
-        self._scratch_block = np.empty(width, scratch_dtype or dtype)
-        self.ones = np.ones(n_samples, dtype)
-        self._cut = {}
-        self._set_views(self, n_samples)
-
-    def _set_views(self, target, n):
-        hidden = self.layer_sizes[1:-1]
-        # Layer k's delta is computed from layer k + 1's: alternate the blocks.
-        target.deltas = [
-            self._delta_blocks[k % 2][: n * h].reshape(n, h)
-            for k, h in enumerate(hidden)
-        ]
-        target.scratch = [self._scratch_block[: n * h].reshape(n, h) for h in hidden]
-
-    def rows(self, n):
-        """These buffers cut to the first ``n`` rows (``n <= n_samples``)."""
-        if n == self.n_samples:
-            return self
-        cut = self._cut.get(n)
-        if cut is None:
-            cut = object.__new__(Buffers)
-            cut.n_samples = n
-            cut.activations = [A[:n] for A in self.activations]
-            cut.ones = self.ones[:n]
-            self._set_views(cut, n)
-            self._cut[n] = cut
-        return cut
-
-
-def forward(params, X, activation, buffers=None):
-    """Forward pass keeping what the backward pass needs.
-
-    Returns ``raw`` of shape (n_samples, n_outputs) and the list of layer
-    inputs ``[X, a(1), ..., a(L-1)]``. With ``buffers`` the arrays are written
-    into preallocated memory instead of new allocations.
-    """
-    inputs = [X]
-    A = X
-    for k, (W, b) in enumerate(params):
-        out = None if buffers is None else buffers.activations[k]
-        A = (_first_layer(X) if k == 0 else _dense)(A, W, b, out=out)
-        if k < len(params) - 1:
-            A = activation.forward(A)
-            inputs.append(A)
-    return A, inputs
-
-
-def backward(params, inputs, delta, activation, l2, out=None, buffers=None):
-    """Backpropagate ``delta = d objective / d raw`` through the network.
-
-    ``delta`` must already carry the sample weights and the 1 / n
-    normalisation; ``l2`` is ``alpha / n``, so the gradient returned is that of
-    ``mean loss + l2 / 2 * sum ||W||^2``. Returns ``[(dW, db), ...]`` with the
-    shapes of ``params``, written into ``out`` when given. ``delta`` and the
-    hidden entries of ``inputs`` may be overwritten.
-    """
-    if out is None:
-        out = [(np.empty_like(W), np.empty_like(b)) for W, b in params]
-    for k in range(len(params) - 1, -1, -1):
-        W = params[k][0]
-        dW, db = out[k]
-        A = inputs[k]
-        if k == 0 and sp.issparse(A):
-            dW[...] = A.T @ delta
-        else:
-            np.matmul(A.T, delta, out=dW)
-        if l2:
-            dW += l2 * W
-        # Column sums as a GEMV with a ones vector: 3-4x faster than
-        # np.add.reduce(delta, axis=0) from 200 to 10000 rows.
-        ones = np.ones(delta.shape[0], delta.dtype) if buffers is None else buffers.ones
-        np.matmul(ones, delta, out=db)
-        if k > 0:
-            buf, scratch = (
-                (None, None)
-                if buffers is None
-                else (buffers.deltas[k - 1], buffers.scratch[k - 1])
-            )
-            if delta.shape[1] == 1:
-                # One output: a broadcast multiply beats a rank-1 GEMM.
-                delta = np.multiply(delta, W.T, out=buf)
-            else:
-                delta = np.matmul(delta, W.T, out=buf)
-            activation.derivative(A, delta, scratch)
-    return out

@@ -1,9 +1,11 @@
-"""Training loops: minibatch first-order solvers and L-BFGS."""
+"""Training loops: minibatch first-order solvers and L-BFGS, with epoch hooks."""
 
 # Authors: The skann developers
 # SPDX-License-Identifier: BSD-3-Clause
 
 import math
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -14,17 +16,32 @@ import scipy.optimize
 import scipy.sparse as sp
 from threadpoolctl import ThreadpoolController
 
-from skann._core.network import Buffers, backward, forward
+from skann._core.layers import Workspace
+from skann.exceptions import TrainingDiverged
+
+__all__ = [
+    "DIVERGENCE_FACTOR",
+    "Objective",
+    "PlateauRule",
+    "Progress",
+    "TrainResult",
+    "TrainingDiverged",
+    "train_lbfgs",
+    "train_minibatch",
+]
 
 # An epoch whose loss exceeds this multiple of the loss at the initial weights
 # (or of 1, if that is smaller) counts as diverged: weights have exploded even
 # if the loss is still finite.
 DIVERGENCE_FACTOR = 1e6
 
-
-# A row block gets its own thread only with at least this many multiply-adds
-# per forward pass; below it, thread hand-off costs more than it saves.
-_MIN_WORK_PER_THREAD = 2_000_000
+# A batch is split into row groups of at least this many multiply-adds per
+# forward pass, at most _MAX_GROUPS of them; below it, a thread hand-off
+# costs more than it saves. The partition depends on the work only, never
+# on the number of threads, so the sums, and the weights, are the same on
+# every machine: threads only execute the groups.
+_MIN_WORK_PER_GROUP = 2_000_000
+_MAX_GROUPS = 4
 
 # Bytes of one layer's activations in a row sub-block: with its deltas and
 # scratch this stays within a core's L2 cache between passes.
@@ -34,41 +51,42 @@ _CACHE_BYTES = 1 << 19
 _BLAS = ThreadpoolController()
 
 
-class TrainingDiverged(ValueError):
-    """Training stopped because its loss became non-finite or exploded.
+class _SingleThreadedBLAS:
+    """One process-wide owner of the BLAS limit, shared by concurrent fits.
 
-    Raised by ``fit`` and ``partial_fit`` when a batch loss is not finite,
-    an epoch's loss exceeds a million times the loss at the initial weights
-    (or a million, if that is larger), or a weight overflows. A fresh fit that
-    diverges leaves the estimator unfitted; a continued one (``warm_start``,
-    ``partial_fit``) keeps the state it continued from.
-
-    Parameters
-    ----------
-    epoch : int
-        The epoch (the iteration, for ``'lbfgs'``) at which training stopped.
-    loss : float
-        The loss that stopped it.
-    step : {'epoch', 'iteration'}, default='epoch'
-        What ``epoch`` counts; chooses the advice in the message.
+    The first fit to enter records BLAS's thread count and limits it to one;
+    the last to leave restores the original limits. Fits in several Python
+    threads (a threading backend) thus never leave BLAS limited behind them.
     """
 
-    def __init__(self, epoch, loss, step="epoch"):
-        self.epoch, self.loss = epoch, loss
-        advice = (
-            "Lower `learning_rate`, scale the inputs (for example with "
-            "StandardScaler) or use a smaller network."
-            if step == "epoch"
-            else "Scale the inputs and the targets (for example with StandardScaler)."
-        )
-        self.step = step
-        super().__init__(
-            f"Training diverged at {step} {epoch}: the loss became {loss:.6g}. {advice}"
-        )
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._users, self._limiter, self._threads = 0, None, 1
 
-    def __reduce__(self):
-        # Rebuilt from its fields, so the error survives joblib's worker processes.
-        return type(self), (self.epoch, self.loss, self.step)
+    @contextmanager
+    def __call__(self):
+        with self._lock:
+            if self._users == 0:
+                blas = [
+                    lib["num_threads"]
+                    for lib in _BLAS.info()
+                    if lib["user_api"] == "blas"
+                ]
+                self._threads = max(blas, default=1)
+                self._limiter = _BLAS.limit(limits=1, user_api="blas")
+            self._users += 1
+            threads = self._threads
+        try:
+            yield threads
+        finally:
+            with self._lock:
+                self._users -= 1
+                if self._users == 0:
+                    self._limiter.restore_original_limits()
+                    self._limiter = None
+
+
+single_threaded_blas = _SingleThreadedBLAS()
 
 
 @dataclass
@@ -81,6 +99,7 @@ class Progress:
     best_loss: float | None = np.inf
     best_validation_score: float | None = None
     best_theta: np.ndarray | None = None
+    best_state: np.ndarray | None = None
     no_improvement_count: int = 0
     n_seen: int = 0
     reference_loss: float | None = None
@@ -101,47 +120,42 @@ class TrainResult:
 class Objective:
     """Mean loss plus L2 penalty of a network, and its gradient, on one batch.
 
-    Holds the layout, activation, loss and reusable buffers, so the hot loop
-    is ``value = objective(theta, X, Y, sw, grad)``. Inside ``threads()``
-    large batches are split into row blocks that run on parallel threads.
+    Holds the network, the loss and compiled plans, so the hot loop is
+    ``value = objective(theta, X, Y, sw, grad)``. ``state`` is the flat
+    vector of running statistics that training updates (batch
+    normalisation) and ``rng`` the stream dropout masks come from. A network
+    whose loss is a sum over rows has its batches cut into row groups, run on
+    parallel threads inside ``threads()``, and cache-sized row blocks.
     """
 
-    def __init__(self, layout, activation, loss, alpha):
-        self.layout, self.activation, self.loss, self.alpha = (
-            layout, activation, loss, alpha,
-        )  # fmt: skip
-        self._buffers = {}
-        self._views = {}
-        self._scratch = []
+    def __init__(self, network, loss, alpha, state=None, rng=None):
+        self.network, self.loss, self.alpha = network, loss, alpha
+        self.state, self.rng = state, rng
+        self._plans = {}
+        self._workspaces = {}
+        self._group_grads = []
         self._part_grads = {}
-        self._pool, self._n_threads = None, 1
-        # Multiply-adds of one forward pass per row, to decide when to split.
-        sizes = layout.layer_sizes
-        self._widest = max(sizes[1:])
-        self._work_per_row = sum(a * b for a, b in pairwise(sizes))
+        self._pool = None
 
     @contextmanager
-    def threads(self, n_threads=None):
-        """Train with one BLAS thread per Python thread, ``n_threads`` of them.
-
-        ``n_threads`` defaults to the number of threads BLAS would use now, so
-        a caller that limited BLAS (joblib workers do) gets no extra threads.
+    def threads(self):
+        """Train with one BLAS thread per Python thread.
 
         A GEMM is already multi-threaded by BLAS, but the elementwise passes
-        between GEMMs run on one core. Giving each core its own block of rows,
+        between GEMMs run on one core. Giving each core its own row group,
         with a single-threaded BLAS, keeps both busy (measured 1.2-1.5x per
         epoch on 10000-row full batches on 2 cores), and small batches avoid
-        BLAS's thread start-up cost altogether.
+        BLAS's thread start-up cost altogether. A network that is not
+        row-separable keeps BLAS's own threads. The thread count is the one
+        BLAS had when the first fit started, so a caller that limited BLAS
+        (joblib workers do) gets no extra threads.
         """
-        if n_threads is None:
-            blas = [
-                lib["num_threads"] for lib in _BLAS.info() if lib["user_api"] == "blas"
-            ]
-            n_threads = max(blas, default=1)
-        with _BLAS.limit(limits=1, user_api="blas"):
+        if not self.network.row_separable:
+            yield self
+            return
+        with single_threaded_blas() as n_threads:
             if n_threads > 1:
-                self._pool = ThreadPoolExecutor(n_threads)
-                self._n_threads = n_threads
+                self._pool = ThreadPoolExecutor(min(n_threads, _MAX_GROUPS))
             try:
                 yield self
             finally:
@@ -149,91 +163,115 @@ class Objective:
                     self._pool.shutdown()
                 self._pool = None
 
-    def _unpack(self, flat):
-        # Training updates theta and grad in place, so their per-layer views
-        # are made once per array instead of once per batch.
-        cached = self._views.get(id(flat))
-        if cached is None or cached[0] is not flat:
-            cached = (flat, self.layout.unpack(flat))
-            self._views[id(flat)] = cached
-        return cached[1]
+    def _plan(self, slot, theta, X, grad):
+        n = X.shape[0]
+        sparse = sp.issparse(X)
+        key = (slot, n, sparse)
+        cached = self._plans.get(key)
+        if cached is not None and cached[0] is theta and cached[1] is grad:
+            return cached[2]
+        workspace = self._workspaces.get(slot)
+        if (
+            workspace is None
+            or workspace.capacity < n
+            or workspace.dtype != theta.dtype
+        ):
+            workspace = Workspace(n, theta.dtype, self.network.max_width)
+            self._workspaces[slot] = workspace
+            # Plans cut from a replaced workspace would keep its memory alive.
+            for old in [k for k in self._plans if k[0] == slot]:
+                del self._plans[old]
+        state = self.state
+        if state is None or state.dtype != theta.dtype:
+            state = np.empty(self.network.state_size, theta.dtype)
+        plan = self.network.compile(
+            n, True, theta, grad, state, workspace, self.rng, sparse
+        )
+        self._plans[key] = (theta, grad, plan)
+        return plan
 
-    def _blocks(self, n):
-        if self._pool is None or n * self._work_per_row < 2 * _MIN_WORK_PER_THREAD:
-            return [slice(0, n)]
-        n_blocks = min(self._n_threads, n * self._work_per_row // _MIN_WORK_PER_THREAD)
-        bounds = np.linspace(0, n, n_blocks + 1).astype(int)
-        return [slice(a, b) for a, b in pairwise(bounds)]
-
-    def _unpenalised(self, theta, X, Y, sample_weight, total, grad, slot):
+    def _rows(self, theta, X, Y, sample_weight, total, grad, slot):
         """Loss of rows X (normalised by ``total``) and its gradient into grad."""
         n = X.shape[0]
-        step = max(256, _CACHE_BYTES // (self._widest * theta.dtype.itemsize))
+        step = n
+        if self.network.row_separable:
+            step = max(
+                256, _CACHE_BYTES // (self.network.max_width * theta.dtype.itemsize)
+            )
         if n > step:
             # Sub-blocks small enough that a layer's activations, deltas and
             # scratch stay in the core's cache between the passes over them.
             # Every part is normalised by ``total``, so gradients add up.
             part = self._part_grads.get(slot)
-            if part is None:
+            if part is None or part.shape != grad.shape or part.dtype != grad.dtype:
                 part = self._part_grads[slot] = np.empty_like(grad)
             value = 0.0
             for start in range(0, n, step):
                 rows = slice(start, min(start + step, n))
                 sw = None if sample_weight is None else sample_weight[rows]
                 out = grad if start == 0 else part
-                value += self._unpenalised(
-                    theta, X[rows], Y[rows], sw, total, out, slot
-                )
+                value += self._rows(theta, X[rows], Y[rows], sw, total, out, slot)
                 if start:
                     grad += part
             return value
-        buffers = self._buffers.get(slot)
-        if buffers is None or buffers.n_samples < n:
-            buffers = Buffers(
-                self.layout.layer_sizes, n, theta.dtype, self.activation.scratch_dtype
-            )
-            self._buffers[slot] = buffers
-        buffers = buffers.rows(n)
-        params = self._unpack(theta)
-        raw, inputs = forward(params, X, self.activation, buffers)
+        plan = self._plan(slot, theta, X, grad)
+        raw = plan.forward(X)
         value, delta = self.loss.value_and_delta(Y, raw, sample_weight, total)
-        backward(
-            params, inputs, delta, self.activation, 0.0, self._unpack(grad), buffers
-        )
+        plan.backward(delta)
         return value
+
+    def _groups(self, n):
+        if not self.network.row_separable:
+            return None
+        work = n * self.network.work_per_row
+        n_groups = min(_MAX_GROUPS, work // _MIN_WORK_PER_GROUP)
+        if n_groups < 2:
+            return None
+        bounds = np.linspace(0, n, n_groups + 1).astype(int)
+        return [slice(a, b) for a, b in pairwise(bounds)]
 
     def __call__(self, theta, X, Y, sample_weight, grad):
         """Return the objective at ``theta`` and write its gradient into ``grad``."""
         n = X.shape[0]
         total = n if sample_weight is None else float(np.sum(sample_weight))
-        blocks = self._blocks(n)
-        if len(blocks) == 1:
-            value = self._unpenalised(theta, X, Y, sample_weight, total, grad, 0)
+        groups = self._groups(n)
+        if groups is None:
+            value = self._rows(theta, X, Y, sample_weight, total, grad, 0)
         else:
-            while len(self._scratch) < len(blocks) - 1:
-                self._scratch.append(np.empty_like(grad))
-            outs = [grad, *self._scratch[: len(blocks) - 1]]
-            futures = [
-                self._pool.submit(
-                    self._unpenalised,
+            while len(self._group_grads) < len(groups) - 1:
+                self._group_grads.append(np.empty_like(grad))
+            outs = [grad, *self._group_grads[: len(groups) - 1]]
+            for k, out in enumerate(outs):
+                if out.shape != grad.shape or out.dtype != grad.dtype:
+                    outs[k] = self._group_grads[k - 1] = np.empty_like(grad)
+            args = [
+                (
                     theta,
-                    X[block],
-                    Y[block],
-                    None if sample_weight is None else sample_weight[block],
+                    X[group],
+                    Y[group],
+                    None if sample_weight is None else sample_weight[group],
                     total,
                     out,
                     slot,
                 )
-                for slot, (block, out) in enumerate(zip(blocks, outs, strict=True))
+                for slot, (group, out) in enumerate(zip(groups, outs, strict=True))
             ]
-            value = sum(future.result() for future in futures)
+            if self._pool is None:
+                values = [self._rows(*a) for a in args]
+            else:
+                futures = [self._pool.submit(self._rows, *a) for a in args]
+                values = [future.result() for future in futures]
+            # Summed in group order, whichever thread computed what.
+            value = 0.0
+            for part in values:
+                value += part
             for out in outs[1:]:
                 grad += out
         if self.alpha:
             # d/dW of (alpha / 2) ||W||^2 / total, on all weight matrices at once.
             l2 = self.alpha / total
-            W = self.layout.weights(theta)
-            grad_W = self.layout.weights(grad)
+            W = self.network.weights(theta)
+            grad_W = self.network.weights(grad)
             grad_W += l2 * W
             value += 0.5 * l2 * float(np.dot(W, W))
         return value
@@ -271,31 +309,99 @@ class _Gather:
         return X, Y, sw
 
 
+def run_hooks(hooks, record, theta, state):
+    """Call every epoch-end hook in order; True when any asks to stop."""
+    stop = False
+    for hook in hooks:
+        if hook(record, theta, state):
+            stop = True
+    return stop
+
+
+class PlateauRule:
+    """scikit-learn's stopping rule, as the last epoch-end hook.
+
+    Counts epochs whose monitored value (the training loss, lower is better,
+    or the validation score, higher is better) fails to improve on the best
+    by ``tol``; after more than ``n_iter_no_change`` of them the optimizer's
+    schedule reacts (the adaptive schedule shrinks its step) or training
+    stops. Monitoring a validation value, it keeps the best weights.
+    """
+
+    def __init__(self, progress, tol, n_iter_no_change, monitor="loss", log=None):
+        self.progress, self.tol, self.n_iter_no_change = progress, tol, n_iter_no_change
+        self.monitor, self.log = monitor, log
+        self.message = ""
+
+    def __call__(self, record, theta, state):
+        progress, tol = self.progress, self.tol
+        if self.monitor == "loss":
+            loss = record["loss"]
+            if loss > progress.best_loss - tol:
+                progress.no_improvement_count += 1
+            else:
+                progress.no_improvement_count = 0
+            progress.best_loss = min(progress.best_loss, loss)
+        else:
+            score = record[self.monitor]
+            if score < progress.best_validation_score + tol:
+                progress.no_improvement_count += 1
+            else:
+                progress.no_improvement_count = 0
+            if score > progress.best_validation_score:
+                progress.best_validation_score = score
+                progress.best_theta = theta.copy()
+                progress.best_state = None if state is None else state.copy()
+
+        if progress.no_improvement_count <= self.n_iter_no_change:
+            return False
+        what = "Training loss" if self.monitor == "loss" else "Validation score"
+        self.message = (
+            f"{what} did not improve more than tol={tol:f} for "
+            f"{self.n_iter_no_change} consecutive epochs."
+        )
+        optimizer = progress.optimizer
+        if optimizer.on_plateau():
+            if self.log is not None:
+                self.log(self.message + " Stopping.")
+            return True
+        if self.log is not None:
+            self.log(
+                self.message + f" Setting learning rate to {optimizer.learning_rate:f}"
+            )
+        progress.no_improvement_count = 0
+        return False
+
+
 def train_minibatch(
     objective, theta, X, Y, sample_weight, *, progress, batch_size, max_iter,
-    shuffle, rng, tol, n_iter_no_change, validation_score=None, incremental=False,
-    log=None,
+    shuffle, rng, hooks=(), incremental=False,
 ):  # fmt: skip
     """Run epochs of a first-order optimizer over minibatches.
 
-    ``theta`` is updated in place. ``validation_score(theta)``, if given,
-    turns on early stopping on that score (higher is better) and keeps the
-    best weights in ``progress.best_theta``. The stopping rule, the schedule
-    hooks and the order in which ``rng`` is used are scikit-learn's, so the
-    same seed visits the same batches. Raises ``TrainingDiverged`` as soon as
-    a batch loss is non-finite or an epoch loss explodes.
+    ``theta`` (and the objective's state) is updated in place. After each
+    epoch the ``hooks`` are called in order as ``hook(record, theta, state)``
+    with the epoch's record (``epoch``, ``loss``, ``learning_rate``,
+    ``seconds``), which a hook may extend for the ones after it; training
+    stops when any returns True. The order in which ``rng`` is used is
+    scikit-learn's, so the same seed visits the same batches. Raises
+    ``TrainingDiverged`` as soon as a batch loss is non-finite or an epoch
+    loss explodes.
     """
     n_samples = X.shape[0]
     optimizer = progress.optimizer
+    state = objective.state
     grad = np.empty_like(theta)
     # Row numbers as int32 halve the memory of the batch order.
     order = np.arange(n_samples, dtype=np.int32 if n_samples < 2**31 else np.intp)
     gather = shuffle and batch_size < n_samples
     if gather:
         gather_batch = _Gather(X, Y, sample_weight, batch_size)
-    n_iter, hit_max_iter, message = 0, False, ""
+    n_iter, hit_max_iter = 0, False
 
     for epoch in range(1, max_iter + 1):
+        start_time = time.perf_counter()
+        learning_rate = optimizer.learning_rate
         if shuffle:
             # scikit-learn composes order[permutation]; shuffling order in place
             # makes the same swaps from the same draws, without two new arrays.
@@ -325,30 +431,21 @@ def train_minibatch(
         # The epoch's last step may overflow weights after its loss was taken.
         if exploded or not np.isfinite(theta).all():
             raise TrainingDiverged(len(progress.loss_curve), loss)
-        if log is not None:
-            log(f"Iteration {len(progress.loss_curve)}, loss = {loss:.8f}")
-
-        _update_no_improvement(progress, theta, tol, validation_score, log)
         optimizer.end_epoch(progress.n_seen)
-
-        if progress.no_improvement_count > n_iter_no_change:
-            what = "Validation score" if validation_score else "Training loss"
-            message = (
-                f"{what} did not improve more than tol={tol:f} for "
-                f"{n_iter_no_change} consecutive epochs."
-            )
-            if optimizer.on_plateau():
-                if log is not None:
-                    log(message + " Stopping.")
-                break
-            if log is not None:
-                log(message + f" Setting learning rate to {optimizer.learning_rate:f}")
-            progress.no_improvement_count = 0
+        record = {
+            "epoch": len(progress.loss_curve),
+            "loss": loss,
+            "learning_rate": learning_rate,
+            "seconds": time.perf_counter() - start_time,
+        }
+        if run_hooks(hooks, record, theta, state):
+            break
         if incremental:
             break
         if epoch == max_iter:
             hit_max_iter = True
 
+    message = next((h.message for h in hooks if isinstance(h, PlateauRule)), "")
     return TrainResult(
         theta,
         n_iter,
@@ -359,42 +456,23 @@ def train_minibatch(
     )
 
 
-def _update_no_improvement(progress, theta, tol, validation_score, log):
-    if validation_score is not None:
-        score = validation_score(theta)
-        progress.validation_scores.append(score)
-        if log is not None:
-            log(f"Validation score: {score:f}")
-        if score < progress.best_validation_score + tol:
-            progress.no_improvement_count += 1
-        else:
-            progress.no_improvement_count = 0
-        if score > progress.best_validation_score:
-            progress.best_validation_score = score
-            progress.best_theta = theta.copy()
-    else:
-        loss = progress.loss_curve[-1]
-        if loss > progress.best_loss - tol:
-            progress.no_improvement_count += 1
-        else:
-            progress.no_improvement_count = 0
-        progress.best_loss = min(progress.best_loss, loss)
-
-
 def train_lbfgs(
-    objective, theta, X, Y, sample_weight, *, max_iter, max_fun, tol, log=None
+    objective, theta, X, Y, sample_weight, *, max_iter, max_fun, tol, hooks=()
 ):
     """Minimise the full-batch objective with scipy's L-BFGS-B.
 
     The loss and gradient handed to scipy are exactly consistent (for several
-    outputs too). Returns a ``TrainResult`` whose ``loss`` is the final
-    objective and whose ``loss_curve`` holds the objective after each
+    outputs too). After each iteration the ``hooks`` are called as in
+    ``train_minibatch``, with the iteration as ``epoch``; one returning True
+    ends the minimisation. Returns a ``TrainResult`` whose ``loss`` is the
+    final objective and whose ``loss_curve`` holds the objective after each
     iteration.
     """
     dtype = theta.dtype
     work = np.empty_like(theta)
     grad = np.empty_like(theta)
     curve = []
+    clock = [time.perf_counter()]
 
     def fun(flat):
         work[...] = flat
@@ -406,8 +484,18 @@ def train_lbfgs(
 
     def callback(intermediate_result):
         curve.append(float(intermediate_result.fun))
-        if log is not None:
-            log(f"Iteration {len(curve)}, loss = {curve[-1]:.8f}")
+        now = time.perf_counter()
+        record = {
+            "epoch": len(curve),
+            "loss": curve[-1],
+            "learning_rate": None,
+            "seconds": now - clock[0],
+        }
+        clock[0] = now
+        x = intermediate_result.x
+        if run_hooks(hooks, record, x.astype(dtype, copy=False), None):
+            # scipy's documented way for a callback to end the minimisation.
+            raise StopIteration
 
     result = scipy.optimize.minimize(
         fun,

@@ -1,0 +1,326 @@
+"""The layers of a network and the flat vectors their parameters live in.
+
+A layer declares its trainable arrays as slots of one flat parameter vector
+(and its non-trained state, such as running statistics, as slots of a second
+one), then compiles, for a batch of ``n`` rows, a forward and a backward
+closure bound to views of those vectors and to reused work arrays. The hot
+loop calls the closures and nothing else.
+"""
+
+# Authors: The skann developers
+# SPDX-License-Identifier: BSD-3-Clause
+
+import math
+
+import numpy as np
+
+# Order of the groups in the flat vector: scikit-learn's packed vector is all
+# weight matrices, then all biases; parameters it does not have come last, so
+# the L2 penalty is one slice and the Glorot draws keep their order.
+GROUPS = ("weights", "biases", "extra")
+
+# Exponential decay of batch normalisation's running statistics: each batch
+# moves them a tenth of the way to its own statistics.
+BATCH_NORM_MOMENTUM = 0.1
+BATCH_NORM_EPSILON = 1e-5
+
+
+class Slot:
+    """An array of ``shape`` at ``[start, stop)`` of a flat vector."""
+
+    __slots__ = ("group", "shape", "start", "stop")
+
+    def __init__(self, shape, group):
+        self.shape, self.group = tuple(shape), group
+        self.start = self.stop = None
+
+    def view(self, flat):
+        """The slot's array as a view into ``flat``."""
+        return flat[self.start : self.stop].reshape(self.shape)
+
+
+class Layout:
+    """Places the slots that layers declare into one flat vector."""
+
+    def __init__(self):
+        self.slots, self.size = [], 0
+        self.weights_stop = 0
+
+    def slot(self, shape, group):
+        """Declare an array of ``shape`` in ``group`` (one of ``GROUPS``)."""
+        slot = Slot(shape, group)
+        self.slots.append(slot)
+        return slot
+
+    def finalize(self):
+        offset = 0
+        for group in GROUPS:
+            for slot in self.slots:
+                if slot.group == group:
+                    slot.start = offset
+                    offset += math.prod(slot.shape)
+                    slot.stop = offset
+            if group == "weights":
+                self.weights_stop = offset
+        self.size = offset
+
+
+class Workspace:
+    """Work arrays for batches of up to ``capacity`` rows, reused across batches.
+
+    Writing into memory that is already mapped matters: on a 10000-row batch
+    ``1 - A * A`` into fresh arrays took 2.4 ms, into a reused array 0.28 ms.
+    ``array(key, n, width)`` cuts the block named ``key`` to ``n`` rows, so a
+    shorter last batch needs no memory of its own. Layers that only need an
+    array for a moment (deltas, derivative scratch) share blocks by key; a
+    shared block holds ``max_width`` columns, the widest any layer asks for.
+    """
+
+    def __init__(self, capacity, dtype, max_width=1):
+        self.capacity, self.dtype = capacity, np.dtype(dtype)
+        self.max_width = max_width
+        self._blocks = {}
+
+    def array(self, key, n, width, dtype=None, shared=False):
+        dtype = self.dtype if dtype is None else np.dtype(dtype)
+        size = self.capacity * (max(width, self.max_width) if shared else width)
+        block = self._blocks.get((key, dtype))
+        if block is None or block.size < size:
+            block = np.empty(size, dtype)
+            self._blocks[key, dtype] = block
+        return block[: n * width].reshape(n, width)
+
+
+class Context:
+    """What a layer compiles against: one batch size, one mode, one set of arrays.
+
+    ``theta`` and ``state`` are the flat parameter and state vectors, ``grad``
+    the flat gradient (None at prediction); the compiled closures hold views
+    of them, so the vectors must be updated in place. ``rng`` draws dropout
+    masks. ``sparse`` says whether the network's input is a sparse matrix.
+    """
+
+    def __init__(self, n, training, theta, grad, state, workspace, rng, sparse):
+        self.n, self.training = n, training
+        self.theta, self.grad, self.state = theta, grad, state
+        self.workspace, self.rng, self.sparse = workspace, rng, sparse
+        self.dtype = theta.dtype
+        self.first = True
+        self._ones = None
+
+    @property
+    def ones(self):
+        """A vector of ``n`` ones: column sums as a GEMV."""
+        if self._ones is None:
+            self._ones = self.workspace.array("ones", self.n, 1)[:, 0]
+            self._ones.fill(1)
+        return self._ones
+
+    def delta(self, index, width):
+        """A delta array: consecutive affine layers alternate two blocks."""
+        return self.workspace.array(("delta", index % 2), self.n, width, shared=True)
+
+
+class Affine:
+    """``Z = A W + b``: W is penalised by L2, b is not."""
+
+    row_separable = True
+
+    def __init__(self, layout, index, fan_in, fan_out, init_gain):
+        self.index, self.fan_in, self.fan_out = index, fan_in, fan_out
+        self.init_gain = init_gain
+        self.W = layout.slot((fan_in, fan_out), "weights")
+        self.b = layout.slot((fan_out,), "biases")
+
+    def compile(self, ctx):
+        n, first, training = ctx.n, ctx.first, ctx.training
+        W, b = self.W.view(ctx.theta), self.b.view(ctx.theta)
+        out = ctx.workspace.array(("affine", self.index), n, self.fan_out)
+        sparse_input = first and ctx.sparse
+        held = [None]
+
+        def forward(A):
+            if sparse_input:
+                out[...] = A @ W
+            else:
+                np.matmul(A, W, out=out)
+            np.add(out, b, out=out)
+            if training:
+                held[0] = A
+            return out
+
+        if not training:
+            return forward, None
+        dW, db = self.W.view(ctx.grad), self.b.view(ctx.grad)
+        ones = ctx.ones
+        delta_in = None if first else ctx.delta(self.index, self.fan_in)
+        one_output = self.fan_out == 1
+
+        def backward(delta):
+            A = held[0]
+            if sparse_input:
+                dW[...] = A.T @ delta
+            else:
+                np.matmul(A.T, delta, out=dW)
+            # Column sums as a GEMV with a ones vector: 3-4x faster than
+            # np.add.reduce(delta, axis=0) from 200 to 10000 rows.
+            np.matmul(ones, delta, out=db)
+            if first:
+                return None
+            if one_output:
+                # One output: a broadcast multiply beats a rank-1 GEMM.
+                return np.multiply(delta, W.T, out=delta_in)
+            return np.matmul(delta, W.T, out=delta_in)
+
+        return forward, backward
+
+
+class ActivationLayer:
+    """``A = f(Z)``, in place on ``Z`` where the derivative needs only ``A``."""
+
+    row_separable = True
+
+    def __init__(self, activation, index, width):
+        self.activation, self.index, self.width = activation, index, width
+
+    def compile(self, ctx):
+        act, training = self.activation, ctx.training
+        keep_input = training and act.needs_input
+        out = (
+            ctx.workspace.array(("activation", self.index), ctx.n, self.width)
+            if keep_input
+            else None
+        )
+        held = [None, None]
+        f = act.forward
+
+        def forward(Z):
+            A = f(Z, Z if out is None else out)
+            if training:
+                held[0], held[1] = (Z if keep_input else None), A
+            return A
+
+        if not training:
+            return forward, None
+        scratch = ctx.workspace.array(
+            "scratch", ctx.n, self.width, act.scratch_dtype, shared=True
+        )
+        derivative = act.derivative
+
+        def backward(delta):
+            return derivative(held[0], held[1], delta, scratch)
+
+        return forward, backward
+
+
+class Dropout:
+    """Inverted dropout: in training, zero each unit with probability ``rate``
+    and scale the survivors by ``1 / (1 - rate)``; the identity at prediction.
+    """
+
+    # The mask is drawn once per batch, not per row block.
+    row_separable = False
+
+    def __init__(self, rate, index, width):
+        self.rate, self.index, self.width = rate, index, width
+
+    def compile(self, ctx):
+        if not ctx.training:
+            return (lambda A: A), None
+        n, width = ctx.n, self.width
+        keep = 1.0 - self.rate
+        rng = ctx.rng
+        mask = ctx.workspace.array(("dropout", self.index), n, width)
+        out = ctx.workspace.array(("dropped", self.index), n, width)
+
+        def forward(A):
+            # Keep a unit when a uniform draw falls below 1 - rate: the draws
+            # come from the fit's random stream, so a seeded fit repeats.
+            np.less(rng.random_sample((n, width)), keep, out=mask)
+            np.multiply(mask, 1.0 / keep, out=mask)
+            return np.multiply(A, mask, out=out)
+
+        def backward(delta):
+            return np.multiply(delta, mask, out=delta)
+
+        return forward, backward
+
+
+class BatchNorm:
+    """Batch normalisation of an affine layer's output, before its activation.
+
+    Training normalises each unit by the batch's mean and (biased) variance,
+    then scales by ``gamma`` and shifts by ``beta`` (trainable, not
+    penalised), and moves the running mean and unbiased variance (state, not
+    trained) by ``BATCH_NORM_MOMENTUM``. Prediction uses the running
+    statistics, so it is row by row.
+    """
+
+    # Batch statistics couple the rows of a batch.
+    row_separable = False
+
+    def __init__(self, layout, state_layout, index, width):
+        self.index, self.width = index, width
+        self.gamma = layout.slot((width,), "extra")
+        self.beta = layout.slot((width,), "extra")
+        self.mean = state_layout.slot((width,), "extra")
+        self.var = state_layout.slot((width,), "extra")
+
+    def init(self, theta, state):
+        self.gamma.view(theta).fill(1)
+        self.beta.view(theta).fill(0)
+        self.mean.view(state).fill(0)
+        self.var.view(state).fill(1)
+
+    def compile(self, ctx):
+        n, width = ctx.n, self.width
+        gamma, beta = self.gamma.view(ctx.theta), self.beta.view(ctx.theta)
+        running_mean, running_var = self.mean.view(ctx.state), self.var.view(ctx.state)
+        eps, momentum = BATCH_NORM_EPSILON, BATCH_NORM_MOMENTUM
+
+        if not ctx.training:
+
+            def predict(Z):
+                scale = gamma / np.sqrt(running_var + eps)
+                shift = beta - running_mean * scale
+                Z *= scale
+                Z += shift
+                return Z
+
+            return predict, None
+
+        ones = ctx.ones
+        xhat = ctx.workspace.array(("batch_norm", self.index), n, width)
+        out = ctx.workspace.array(("normalised", self.index), n, width)
+        dgamma, dbeta = self.gamma.view(ctx.grad), self.beta.view(ctx.grad)
+        held = [None]
+        unbiased = n / (n - 1) if n > 1 else 1.0
+
+        def forward(Z):
+            mean = np.matmul(ones, Z) / n
+            np.subtract(Z, mean, out=xhat)
+            var = np.einsum("ij,ij->j", xhat, xhat) / n
+            inv_std = 1.0 / np.sqrt(var + eps)
+            np.multiply(xhat, inv_std, out=xhat)
+            held[0] = inv_std
+            running_mean[...] = (1 - momentum) * running_mean + momentum * mean
+            running_var[...] = (1 - momentum) * running_var + (
+                momentum * unbiased
+            ) * var
+            np.multiply(xhat, gamma, out=out)
+            return np.add(out, beta, out=out)
+
+        def backward(delta):
+            np.einsum("ij,ij->j", delta, xhat, out=dgamma)
+            np.matmul(ones, delta, out=dbeta)
+            # d xhat = delta gamma; d z = (d xhat - mean(d xhat)
+            #   - xhat mean(d xhat xhat)) / std, all means over the batch.
+            delta *= gamma
+            mean_d = np.matmul(ones, delta) / n
+            mean_dx = np.einsum("ij,ij->j", delta, xhat) / n
+            delta -= mean_d
+            delta -= xhat * mean_dx
+            delta *= held[0]
+            return delta
+
+        return forward, backward
