@@ -3,15 +3,33 @@
 # Authors: The skann developers
 # SPDX-License-Identifier: BSD-3-Clause
 
+import dataclasses
 import math
+import subprocess
 import sys
 import urllib.error
 
 import numpy as np
 import pytest
 
+import skann
+from skann._core.training import DIVERGENCE_FACTOR
 from skann.compare import (
     ARTICLE_ROWS,
+    BLOWUP_LOSS_FACTOR,
+    ESTIMATOR_SPECS,
+    ESTIMATORS,
+    N_FOLDS,
+    ColorResult,
+    ComparisonResult,
+    FitResult,
+    GridResult,
+    RowResult,
+    _cli,
+    _output,
+    _plots,
+    _report,
+    format_report,
     main,
     parse_rows,
     run_comparison,
@@ -39,6 +57,53 @@ def quick_red(wine_data_home):
     """Rows 2 (relu, learning rate 0.1: diverges) and 8 (10 tanh units), with grid."""
     return run_comparison(
         "red", rows="2,8", quick=True, grid=True, data_home=wine_data_home
+    )
+
+
+@pytest.fixture
+def made_up_result():
+    """Rows 3 and 8 on two seeds, no fitting: on white row 3, whose article
+    figure is NaN, skann diverged on seed 0 and MLPRegressor on both seeds."""
+
+    def fits(name, rmses):
+        return [
+            FitResult(name, seed, 0.1, diverged="epoch 2")
+            if rmse is None
+            else FitResult(
+                name,
+                seed,
+                0.1,
+                n_iter=3,
+                rmse=rmse,
+                mae=0.5,
+                r2=0.3,
+                loss_curve=[2.0, 1.0, 0.5],
+                validation_scores=[0.1, 0.2, 0.3],
+            )
+            for seed, rmse in enumerate(rmses)
+        ]
+
+    rmses = {
+        "red": {3: [0.70, 0.72], 8: [0.64, 0.66]},
+        "white": {3: [None, 0.80], 8: [0.74, 0.76]},
+    }
+    colors = []
+    for color, per_row in rmses.items():
+        rows = []
+        for number, values in per_row.items():
+            by_name = {"skann": values, "MLPRegressor": values}
+            if color == "white" and number == 3:
+                by_name["MLPRegressor"] = [None, None]
+            rows.append(
+                RowResult(
+                    number,
+                    ARTICLE_ROWS[number - 1],
+                    {name: fits(name, by_name[name]) for name in ESTIMATORS},
+                )
+            )
+        colors.append(ColorResult(color, 1000, 0.8, rows, 1.0))
+    return ComparisonResult(
+        colors, (3, 8), (0, 1), 3, True, None, 2.0, {"skann": skann.__version__}
     )
 
 
@@ -101,7 +166,6 @@ def test_quick_grid_search_picks_the_working_row(quick_red):
         assert grids[name].best_number == 8
         assert 0.5 < grids[name].test_rmse < 0.9
         assert grids[name].search_seconds > 0
-    assert grids["skann"].n_failed == [5, 0]
     assert grids["skann"].best_cv_rmse == pytest.approx(
         grids["MLPRegressor"].best_cv_rmse, rel=1e-6
     )
@@ -111,9 +175,10 @@ def test_report_holds_the_table_the_grid_and_the_plots(quick_red, tmp_path):
     paths = write_report(quick_red, tmp_path / "out")
     assert [p.name for p in paths] == ["report.md", "test_rmse.png", "loss_curves.png"]
     report = paths[0].read_text(encoding="utf-8")
-    assert "`skann compare --color red --rows 2,8 --seeds 1 --grid --max-iter 30`" in (
-        report
-    )
+    assert (
+        "`skann compare --color red --rows 2,8 --seeds 1 --grid --max-iter 30 "
+        f"--out {tmp_path / 'out'}`"
+    ) in report
     assert "| # | hidden layers | activation | lr | article | skann RMSE" in report
     row8 = next(line for line in report.splitlines() if line.startswith("| 8 |"))
     assert row8.startswith("| 8 | 10 | tanh | 0.01 | 0.592 | 0.")
@@ -177,3 +242,193 @@ def test_command_line_offline_without_data(tmp_path, monkeypatch, capsys):
 def test_run_comparison_rejects_an_unknown_color():
     with pytest.raises(ValueError, match="color"):
         run_comparison("rose")
+
+
+def test_command_line_version(capsys):
+    """Non-regression: ``skann --version`` failed with the top-level usage."""
+    with pytest.raises(SystemExit) as excinfo:
+        main(["--version"])
+    assert excinfo.value.code == 0
+    assert capsys.readouterr().out == f"skann {skann.__version__}\n"
+
+
+def test_python_m_skann_compare_runs_the_command_line():
+    result = subprocess.run(
+        [sys.executable, "-m", "skann.compare", "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout == f"skann {skann.__version__}\n"
+
+
+def test_command_line_misspelt_option_is_named_by_compare(capsys):
+    """Non-regression: ``skann compare --qiuck`` showed the top-level usage and
+    suggested nothing."""
+    with pytest.raises(SystemExit) as excinfo:
+        main(["compare", "--qiuck"])
+    assert excinfo.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: skann compare ")
+    assert (
+        "skann compare: error: unrecognized arguments: --qiuck (did you mean --quick?)"
+    ) in err
+
+
+def _refuse_to_fit(*args, **kwargs):
+    raise AssertionError("a fit started before --out was checked")
+
+
+@pytest.mark.parametrize("where", ["a file", "below a file", "read-only"])
+def test_command_line_bad_out_fails_before_the_first_fit(
+    where, tmp_path, monkeypatch, capsys
+):
+    """Non-regression: an ``--out`` that was a file, or could not be created or
+    written, lost a whole run's plots to a traceback at its end."""
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("", encoding="utf-8")
+    out = {"a file": a_file, "below a file": a_file / "plots"}.get(where, tmp_path)
+    if where == "read-only":
+        # Permission bits do not bind every user (root); fail the probe itself.
+        def read_only(*args, **kwargs):
+            raise PermissionError(13, "Permission denied")
+
+        monkeypatch.setattr(_output, "NamedTemporaryFile", read_only)
+    monkeypatch.setattr(_cli, "run_comparison", _refuse_to_fit)
+    status = main(["compare", "--quick", "--out", str(out)])
+    assert status == 2
+    stdout, err = capsys.readouterr()
+    assert stdout == ""
+    assert err.startswith(f"skann compare: error: argument --out: {out}")
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_command_line_creates_out_before_the_first_fit(tmp_path, monkeypatch):
+    out = tmp_path / "new" / "compare-out"
+
+    def stop_at_the_first_fit(*args, **kwargs):
+        assert out.is_dir()
+        raise OSError("no data")
+
+    monkeypatch.setattr(_cli, "run_comparison", stop_at_the_first_fit)
+    assert main(["compare", "--quick", "--out", str(out)]) == 1
+
+
+def test_run_again_command_keeps_out_and_jobs(quick_red):
+    """Non-regression: the report's "Run again" line dropped ``--out``."""
+    report = format_report(
+        dataclasses.replace(quick_red, n_jobs=2), out_dir="compare out"
+    )
+    assert (
+        "Run again with `skann compare --color red --rows 2,8 --seeds 1 --grid "
+        "--jobs 2 --max-iter 30 --out 'compare out'`."
+    ) in report
+
+
+def test_grid_search_applies_one_divergence_rule_to_every_estimator(quick_red):
+    """Non-regression: the grid table set skann's "diverged in 5/5 folds" (its
+    fits stopped) beside MLPRegressor's "blown up in 1/5" (a fold RMSE test)."""
+    grids = quick_red.colors[0].grid
+    for name in ESTIMATORS:
+        assert grids[name].n_diverged == [5, 0]
+        assert math.isnan(grids[name].cv_rmse[0])
+    report = format_report(quick_red, details=False)
+    assert "blown up" not in report
+    assert (
+        "| 2 | 50,30,20,10,5 | relu | 0.1 | **diverged** in 5/5 folds "
+        "| **diverged** in 5/5 folds |"
+    ) in report
+    assert (
+        "A fold's fit counts as diverged, for both estimators alike, when its "
+        "training loss became non-finite or passed 10^6 times the loss of "
+        "predicting zero"
+    ) in report
+
+
+def test_grid_cell_of_a_partly_diverged_candidate():
+    grid = GridResult(
+        "MLPRegressor", [1], [np.nan], [1], [0.7184], 1, np.nan, None, None, 1, 1
+    )
+    assert _report._cv_cell(grid, 0) == (
+        f"**diverged** in 1/{N_FOLDS} folds; 0.718 on the others"
+    )
+
+
+def test_loss_factor_is_skanns_own():
+    """The comparison's divergence rule is skann's stopping rule, not a copy."""
+    assert BLOWUP_LOSS_FACTOR is DIVERGENCE_FACTOR
+
+
+def test_report_explains_the_articles_nan(made_up_result):
+    """Non-regression: the article's NaN (its fit diverged) was unexplained."""
+    report = format_report(made_up_result)
+    assert "| 3 | 50,30,20,10,5 | tanh | 0.1 | diverged (NaN) |" in report
+    assert "| 3 | 50,30,20,10,5 | tanh | 0.1 | 0.664 |" in report
+
+
+def _finite_ydata(ax):
+    values = [np.asarray(line.get_ydata(), dtype=float) for line in ax.lines]
+    return np.concatenate([v[np.isfinite(v)] for v in values])
+
+
+def test_rmse_plot_keeps_diverged_fits_off_the_rmse_axis(made_up_result, tmp_path):
+    """Non-regression: diverged fits were X marks at fixed heights of the RMSE
+    axis, which read as values, and the article's NaN was unexplained."""
+    from matplotlib.colors import to_rgba
+    from matplotlib.figure import Figure
+
+    fig = _plots.plot_test_rmse(made_up_result, Figure, tmp_path / "rmse.png")
+    bands = [ax for ax in fig.axes if ax.get_ylabel() == "diverged"]
+    panels = [ax for ax in fig.axes if ax.get_ylabel() == "test RMSE"]
+    assert len(bands) == len(panels) == 2
+    for ax in panels:
+        marked = [line for line in ax.lines if len(line.get_xdata())]
+        assert not [line for line in marked if line.get_marker() in ("x", "X")]
+        # Only values on this axis: the RMSEs, their spreads and the article's.
+        assert _finite_ydata(ax).max() < 0.9
+        for container in ax.containers:
+            colour = ESTIMATOR_SPECS[container.get_label()].color
+            assert container.lines[0].get_color() == colour
+    red, white = bands
+    labels = [tick.get_text() for tick in white.get_yticklabels()]
+    assert labels == [*ESTIMATORS, "article"]
+    texts = [text.get_text() for text in white.texts]
+    assert sorted(texts) == ["1/2", "2/2", "diverged (NaN)"]
+    crosses = {
+        (line.get_color(), float(line.get_ydata()[0]))
+        for line in white.lines
+        if line.get_marker() == "X"
+    }
+    skann_colour, mlp_colour = (ESTIMATOR_SPECS[n].color for n in ESTIMATORS)
+    assert crosses == {(skann_colour, 0.0), (mlp_colour, 1.0), ("black", 2.0)}
+    assert [text.get_text() for text in red.texts] == ["no fit diverged"]
+    assert to_rgba(skann_colour) != to_rgba(mlp_colour)
+
+
+def test_loss_curve_plot_says_what_best_means_and_colours_estimators(
+    made_up_result, tmp_path
+):
+    """Non-regression: line colours meant "best row", "second best", so changed
+    meaning between the red and white panels, and "3 best rows" did not say by
+    what."""
+    from matplotlib.figure import Figure
+
+    fig = _plots.plot_loss_curves(made_up_result, Figure, tmp_path / "loss.png")
+    assert "lowest mean test RMSE of skann" in fig.get_suptitle()
+    red_loss, white_loss = fig.axes[0], fig.axes[1]
+    for ax in fig.axes:
+        for line in ax.lines:
+            _, _, name = line.get_label().partition(", ")
+            if name:
+                assert line.get_color() == ESTIMATOR_SPECS[name].color
+    assert [line.get_label() for line in red_loss.lines] == [
+        "row 8, skann",
+        "row 8, MLPRegressor",
+        "row 3, skann",
+        "row 3, MLPRegressor",
+    ]
+    # White row 3 diverged on seed 0, the seed drawn.
+    assert [line.get_label() for line in white_loss.lines] == [
+        "row 8, skann",
+        "row 8, MLPRegressor",
+    ]

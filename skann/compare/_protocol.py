@@ -1,0 +1,172 @@
+"""The comparison's protocol: estimators, settings, split and divergence rule."""
+
+# Authors: The skann developers
+# SPDX-License-Identifier: BSD-3-Clause
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.metrics import root_mean_squared_error
+from sklearn.model_selection import train_test_split
+from sklearn.neural_network import MLPRegressor
+
+from skann import ANNRegressor
+from skann._core.network import n_init_draws
+from skann._core.training import DIVERGENCE_FACTOR
+
+TEST_FRACTION = 0.15
+# 15% of all rows, taken from the 85% that is not test.
+VALIDATION_FRACTION = 0.15 / 0.85
+MAX_ITER = 200
+QUICK_MAX_ITER = 30
+QUICK_ROWS = (2, 4, 7, 8)
+DEFAULT_SEEDS = 3
+N_FOLDS = 5
+# skann stops when its training loss passes DIVERGENCE_FACTOR times its
+# starting loss; MLPRegressor trains on, so the comparison applies that rule to
+# every fit from its loss curve, against the loss of predicting zero. A test
+# RMSE past BLOWUP_RMSE_FACTOR times the target's spread also counts.
+BLOWUP_LOSS_FACTOR = DIVERGENCE_FACTOR
+BLOWUP_RMSE_FACTOR = 100
+
+
+@dataclass(frozen=True)
+class EstimatorSpec:
+    """One estimator of the comparison: how to build it and how to show it.
+
+    Parameters
+    ----------
+    name : str
+        Key of its fits and grid searches, and its name in the report.
+
+    short : str
+        Prefix of its columns in the report's tables.
+
+    estimator : type
+        A regressor taking scikit-learn's MLP hyperparameters.
+
+    learning_rate_param : str
+        The name it gives the row's learning rate.
+
+    color, marker : str
+        Its matplotlib colour and marker, the same in every plot.
+
+    params : dict
+        Settings of its own, added to (or replacing) those every estimator
+        gets.
+    """
+
+    name: str
+    short: str
+    estimator: type
+    learning_rate_param: str
+    color: str
+    marker: str
+    params: dict = field(default_factory=dict)
+
+
+# Every row and every grid search fits each of these, in this order.
+ESTIMATOR_SPECS = {
+    spec.name: spec
+    for spec in (
+        EstimatorSpec("skann", "skann", ANNRegressor, "learning_rate", "C0", "o"),
+        EstimatorSpec(
+            "MLPRegressor", "MLP", MLPRegressor, "learning_rate_init", "C1", "s"
+        ),
+    )
+}
+ESTIMATORS = tuple(ESTIMATOR_SPECS)
+# The pair that runs the same mathematics: the report checks it fit by fit
+# (same epochs, same errors) and gives the first's time over the second's.
+PARITY_PAIR = ("skann", "MLPRegressor")
+
+
+def make_estimator(name, row, *, max_iter=MAX_ITER, random_state=None):
+    """The estimator called ``name`` set up for ``row`` as in the comparison."""
+    spec = ESTIMATOR_SPECS[name]
+    params = {
+        "hidden_layer_sizes": row.hidden_layer_sizes,
+        "activation": row.activation,
+        "solver": "sgd",
+        "alpha": row.alpha,
+        "max_iter": max_iter,
+        "tol": 1e-4,
+        "n_iter_no_change": 10,
+        "early_stopping": True,
+        "validation_fraction": VALIDATION_FRACTION,
+        "random_state": random_state,
+        spec.learning_rate_param: row.learning_rate,
+    }
+    return spec.estimator(**{**params, **spec.params})
+
+
+def split_indices(n_samples, n_features, hidden_layer_sizes, seed):
+    """The 70/15/15 train, validation and test rows every estimator uses.
+
+    The test rows depend on ``seed`` only. The validation rows are those that
+    ``ANNRegressor`` and ``MLPRegressor`` hold out themselves for early
+    stopping when given the other 85% with ``random_state=seed``: both draw
+    the initial weights and biases from that stream first, then the split.
+
+    Returns
+    -------
+    fit_rows, train_pos, val_pos, test_rows : ndarray of int
+        Rows given to ``fit``; positions within them of the training and of
+        the validation share; test rows.
+    """
+    fit_rows, test_rows = train_test_split(
+        np.arange(n_samples), test_size=TEST_FRACTION, random_state=seed
+    )
+    rng = np.random.RandomState(seed)
+    # Uniform draws consume one double each, whatever their bounds or shapes.
+    rng.random_sample(n_init_draws([n_features, *hidden_layer_sizes, 1]))
+    train_pos, val_pos = train_test_split(
+        np.arange(len(fit_rows)), test_size=VALIDATION_FRACTION, random_state=rng
+    )
+    return fit_rows, train_pos, val_pos, test_rows
+
+
+def reference_loss(y):
+    """The loss of predicting zero, at least 1: about where a fit starts."""
+    return max(0.5 * float(np.mean(np.square(y))), 1.0)
+
+
+def divergence(loss_curve, reference, y_true, y_pred):
+    """Why a fit that returned counts as diverged, and at which epoch.
+
+    Parameters
+    ----------
+    loss_curve : list of float
+        The fit's training loss per epoch.
+
+    reference : float
+        :func:`reference_loss` of the targets given to ``fit``.
+
+    y_true, y_pred : ndarray of shape (n_samples,)
+        Held-out targets and the fit's predictions of them.
+
+    Returns
+    -------
+    reason : str or None
+        None if the fit did not diverge.
+
+    epoch : int or None
+        The epoch whose loss gave it away, if one did.
+    """
+    if not np.all(np.isfinite(y_pred)):
+        return "non-finite predictions", None
+    for epoch, loss in enumerate(loss_curve, start=1):
+        if not np.isfinite(loss) or loss > BLOWUP_LOSS_FACTOR * reference:
+            return f"training loss {loss:.3g} at epoch {epoch}", epoch
+    rmse = root_mean_squared_error(y_true, y_pred)
+    if rmse > BLOWUP_RMSE_FACTOR * np.std(y_true):
+        return f"test RMSE {rmse:.3g}", None
+    return None, None
+
+
+def describe_error(error):
+    """Short description of the error a fit raised: skann names the epoch."""
+    epoch, loss = getattr(error, "epoch", None), getattr(error, "loss", None)
+    if epoch is None:
+        return str(error)
+    return f"epoch {epoch}" + ("" if loss is None else f", loss {loss:.3g}")

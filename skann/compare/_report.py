@@ -1,0 +1,488 @@
+"""The comparison as markdown: tables per row and per grid search, and notes."""
+
+# Authors: The skann developers
+# SPDX-License-Identifier: BSD-3-Clause
+
+import math
+import shlex
+import textwrap
+from pathlib import Path
+
+import numpy as np
+
+from skann.compare._article import ARTICLE_ROWS, format_hidden, format_ranges
+from skann.compare._protocol import (
+    BLOWUP_LOSS_FACTOR,
+    BLOWUP_RMSE_FACTOR,
+    ESTIMATOR_SPECS,
+    ESTIMATORS,
+    MAX_ITER,
+    N_FOLDS,
+    PARITY_PAIR,
+)
+
+
+def _duration(seconds):
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, seconds = divmod(round(seconds), 60)
+    return f"{minutes} min {seconds} s"
+
+
+def _table(header, lines):
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(str(cell) for cell in line) + " |" for line in lines]
+    return "\n".join(out)
+
+
+def _mean_std(values, digits=3):
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    return f"{np.mean(values):.{digits}f} ± {np.std(values):.{digits}f}"
+
+
+def _estimator_cells(row_result, name):
+    fits = row_result.fits[name]
+    finished = row_result.finished(name)
+    diverged = [fit for fit in fits if fit.diverged is not None]
+    if not finished:
+        epochs = sorted({f.epoch for f in diverged if f.epoch is not None})
+        where = "epoch " + ", ".join(map(str, epochs)) if epochs else "see below"
+        seconds = np.mean([f.seconds for f in fits])
+        return [f"**diverged** ({where})", "-", "-", "-", f"{seconds:.2f}"]
+    rmse = _mean_std([f.rmse for f in finished])
+    if diverged:
+        rmse += f" ({len(diverged)} of {len(fits)} diverged)"
+    return [
+        rmse,
+        f"{np.mean([f.mae for f in finished]):.3f}",
+        f"{np.mean([f.r2 for f in finished]):.3f}",
+        f"{np.mean([f.n_iter for f in finished]):.0f}",
+        f"{np.mean([f.seconds for f in finished]):.2f}",
+    ]
+
+
+def _parity_finished(row_result):
+    """Pairs of fits of ``PARITY_PAIR`` on the same seed where neither diverged."""
+    return [
+        (a, b)
+        for a, b in zip(*(row_result.fits[name] for name in PARITY_PAIR), strict=True)
+        if a.diverged is None and b.diverged is None
+    ]
+
+
+def _speed_ratio(pairs):
+    if not pairs:
+        return None
+    return sum(a.seconds for a, _ in pairs) / sum(b.seconds for _, b in pairs)
+
+
+def _article(row, color):
+    value = getattr(row, color)
+    # The article's fit of that row diverged; NaN is the figure it printed.
+    return "diverged (NaN)" if math.isnan(value) else f"{value:.3f}"
+
+
+def _every_estimator():
+    return "both estimators" if len(ESTIMATORS) == 2 else "every estimator"
+
+
+def _power_of_ten(value):
+    return f"10^{round(math.log10(value))}"
+
+
+def _divergence_rule():
+    """When a fit or a grid-search fold counts as diverged, whatever the estimator."""
+    return (
+        "its training loss became non-finite or passed "
+        f"{_power_of_ten(BLOWUP_LOSS_FACTOR)} times the loss of predicting zero, "
+        "its predictions are non-finite, or their RMSE passes "
+        f"{BLOWUP_RMSE_FACTOR} times the target's standard deviation"
+    )
+
+
+def _rows_table(color_result):
+    header = ["#", "hidden layers", "activation", "lr", "article"]
+    for spec in ESTIMATOR_SPECS.values():
+        header += [
+            f"{spec.short} {what}" for what in ("RMSE", "MAE", "R²", "epochs", "s")
+        ]
+    header.append("speed ratio")
+    lines = []
+    for rr in color_result.rows:
+        ratio = _speed_ratio(_parity_finished(rr))
+        lines.append(
+            [
+                rr.number,
+                format_hidden(rr.row),
+                rr.row.activation,
+                rr.row.learning_rate,
+                _article(rr.row, color_result.color),
+                *(cell for name in ESTIMATORS for cell in _estimator_cells(rr, name)),
+                "-" if ratio is None else f"{ratio:.2f}",
+            ]
+        )
+    return _table(header, lines)
+
+
+def _timing_notes(pairs):
+    first, second = PARITY_PAIR
+    first_s = sum(a.seconds for a, _ in pairs)
+    second_s = sum(b.seconds for _, b in pairs)
+    per_epoch = (first_s / sum(a.n_iter for a, _ in pairs)) / (
+        second_s / sum(b.n_iter for _, b in pairs)
+    )
+    same = sum(
+        math.isclose(a.rmse, b.rmse, rel_tol=1e-6) and a.n_iter == b.n_iter
+        for a, b in pairs
+    )
+    return [
+        (
+            f"- Time over the {len(pairs)} fits both finished: {first} "
+            f"{first_s:.1f} s, {second} {second_s:.1f} s; speed ratio "
+            f"{first_s / second_s:.2f} ({per_epoch:.2f} per epoch). The ratio is "
+            f"{first}'s seconds over {second}'s: below 1, {first} is faster."
+        ),
+        (
+            f"- Same mathematics: in {same} of these {len(pairs)} fits {first} "
+            f"and {second} stopped at the same epoch with test RMSEs equal to a "
+            "relative 1e-6."
+        ),
+    ]
+
+
+def _best_rows_note(color_result):
+    c = color_result.color
+    summary = []
+    for name in ESTIMATORS:
+        scored = [
+            (np.mean([f.rmse for f in rr.finished(name)]), rr.number)
+            for rr in color_result.rows
+            if rr.finished(name)
+        ]
+        if scored:
+            rmse, number = min(scored)
+            summary.append(f"{name} row {number} ({rmse:.3f})")
+    article = [
+        (getattr(rr.row, c), rr.number)
+        for rr in color_result.rows
+        if not math.isnan(getattr(rr.row, c))
+    ]
+    if article:
+        value, number = min(article)
+        summary.append(f"the article row {number} ({value:.3f})")
+    return ["- Lowest test error: " + ", ".join(summary) + "."] if summary else []
+
+
+def _flat_rows_note(color_result):
+    flat = [
+        rr.number
+        for rr in color_result.rows
+        if all(
+            rr.finished(name) and np.mean([f.r2 for f in rr.finished(name)]) < 0.05
+            for name in ESTIMATORS
+        )
+    ]
+    if not flat:
+        return []
+    return [
+        (
+            f"- R² near 0 in row{'s' if len(flat) > 1 else ''} "
+            f"{', '.join(map(str, flat))}, for {_every_estimator()}: those networks "
+            "predict about the mean quality. The usual causes here: stacked logistic "
+            "layers pass on ever less of their input's variation (vanishing signal "
+            "and gradient), and ReLU units die after an overly long step."
+        )
+    ]
+
+
+def _checks_notes(all_fits):
+    notes = []
+    checked = [f.split_verified for f in all_fits if f.split_verified is not None]
+    if checked:
+        verdict = (
+            "equal in all of them"
+            if all(checked)
+            else f"**different in {checked.count(False)}**: the split is not shared"
+        )
+        notes.append(
+            f"- Split check: in {len(checked)} fits, the validation R² recomputed "
+            "on the comparison's own validation rows against the estimator's "
+            f"`best_validation_score_`: {verdict}."
+        )
+    warned = [
+        f"{name} {sum(f.convergence_warning for f in all_fits if f.estimator == name)}"
+        " fits"
+        for name in ESTIMATORS
+    ]
+    notes.append(
+        "- Epoch budget reached before early stopping (ConvergenceWarning): "
+        + ", ".join(warned)
+        + "."
+    )
+    return notes
+
+
+def _divergence_notes(color_result):
+    notes = []
+    for rr in color_result.rows:
+        for name in ESTIMATORS:
+            for fit in rr.fits[name]:
+                if fit.diverged is None:
+                    continue
+                own = ""
+                if fit.rmse is not None:
+                    own = f"; its test RMSE would be {fit.rmse:.4g}, R² {fit.r2:.3g}"
+                notes.append(
+                    f"- row {rr.number}, seed {fit.seed}, {name}: diverged "
+                    f"({fit.diverged}){own}."
+                )
+    return ["", "Diverged fits (not averaged in):", "", *notes] if notes else []
+
+
+def _rows_section(color_result):
+    pairs = [pair for rr in color_result.rows for pair in _parity_finished(rr)]
+    all_fits = [f for rr in color_result.rows for n in ESTIMATORS for f in rr.fits[n]]
+    return "\n".join(
+        [
+            (
+                f"### {color_result.color.capitalize()} wine "
+                f"({color_result.n_samples} samples, target standard deviation "
+                f"{color_result.target_std:.3f})"
+            ),
+            "",
+            _rows_table(color_result),
+            "",
+            *(_timing_notes(pairs) if pairs else []),
+            *_best_rows_note(color_result),
+            *_flat_rows_note(color_result),
+            *_checks_notes(all_fits),
+            *_divergence_notes(color_result),
+        ]
+    )
+
+
+def _cv_cell(grid, i):
+    n_diverged = grid.n_diverged[i]
+    if not n_diverged:
+        return f"{grid.cv_rmse[i]:.3f}"
+    cell = f"**diverged** in {n_diverged}/{N_FOLDS} folds"
+    if n_diverged < N_FOLDS:
+        cell += f"; {grid.finished_cv_rmse[i]:.3f} on the others"
+    return cell
+
+
+def _grid_section(color_result):
+    grids = color_result.grid
+    rows = {rr.number: rr.row for rr in color_result.rows}
+    header = [
+        "estimator",
+        "best row",
+        "hidden layers",
+        "activation",
+        "lr",
+        "best CV RMSE",
+        "test RMSE",
+        "search s",
+        "refit s",
+    ]
+    lines = []
+    for name in ESTIMATORS:
+        g = grids[name]
+        row = rows[g.best_number]
+        test = (
+            f"**diverged** ({g.test_diverged})"
+            if g.test_diverged
+            else f"{g.test_rmse:.3f}"
+        )
+        lines.append(
+            [
+                name,
+                g.best_number,
+                format_hidden(row),
+                row.activation,
+                row.learning_rate,
+                f"{g.best_cv_rmse:.3f}",
+                test,
+                f"{g.search_seconds:.1f}",
+                f"{g.refit_seconds:.2f}",
+            ]
+        )
+    cv_lines = [
+        [
+            number,
+            format_hidden(rows[number]),
+            rows[number].activation,
+            rows[number].learning_rate,
+        ]
+        + [_cv_cell(grids[name], i) for name in ESTIMATORS]
+        for i, number in enumerate(grids[ESTIMATORS[0]].numbers)
+    ]
+    first, second = (grids[name] for name in PARITY_PAIR)
+    wall_times = ", ".join(f"{n} {g.search_seconds:.1f} s" for n, g in grids.items())
+    return "\n".join(
+        [
+            f"### Grid search, {color_result.color} wine",
+            "",
+            _table(header, lines),
+            "",
+            (
+                f"- Search wall time: {wall_times} (ratio "
+                f"{first.search_seconds / second.search_seconds:.2f})."
+            ),
+            "",
+            (
+                f"Mean {N_FOLDS}-fold CV RMSE of every candidate. A fold's fit counts "
+                f"as diverged, for {_every_estimator()} alike, when "
+                f"{_divergence_rule()}"
+                " on the held-out fold; a candidate with a diverged fold ranks last."
+            ),
+            "",
+            _table(
+                ["#", "hidden layers", "activation", "lr"]
+                + [f"{spec.short} CV RMSE" for spec in ESTIMATOR_SPECS.values()],
+                cv_lines,
+            ),
+        ]
+    )
+
+
+def _method_section(result):
+    seeds = ", ".join(map(str, result.seeds))
+    divergence = textwrap.fill(
+        "- **Divergence**, one rule for every estimator, in the tables and in "
+        f"the grid search: a fit diverged when {_divergence_rule()} on the test "
+        "rows (on the held-out fold in the grid search). skann applies the loss "
+        "test itself, against its initial loss, and stops with an error naming "
+        "the epoch; its cell shows that epoch. MLPRegressor trains on, so the "
+        "comparison reads its `loss_curve_`; predicting zero is about where it "
+        "starts. Diverged fits are listed under the table, never averaged in; "
+        "in the grid search a diverged fold leaves its candidate without a mean "
+        "CV RMSE, so it ranks last.",
+        width=78,
+        subsequent_indent="  ",
+    )
+    return f"""\
+## How the numbers were made
+
+- **Data**: UCI Wine Quality (Cortez et al., 2009; CC BY 4.0), all 11 inputs,
+  `quality` as a number (regression); duplicate rows kept, as in the files.
+- **Split, 70/15/15 per seed** (seeds {seeds}): 15% test rows drawn with
+  `train_test_split(random_state=seed)`, the same for every row of the table
+  and both estimators. The other 85% goes to `fit` with `early_stopping=True`,
+  `validation_fraction=0.15/0.85` (15% of all rows) and `random_state=seed`.
+  Both estimators draw from that stream in the same order (initial weights,
+  then the validation split), so they hold out the same validation rows; as
+  the number of weights varies, the train/validation division varies between
+  rows of the table, never between the estimators. The comparison computes
+  that split beforehand, fits the `StandardScaler` on the 70% training rows
+  only, and checks after each fit that the R² it recomputes on its validation
+  rows equals the estimator's `best_validation_score_` ("split check" below
+  each table).
+- **Hyperparameters**, identical for both: `solver="sgd"` (momentum 0.9,
+  Nesterov, constant step), the row's `hidden_layer_sizes` and activation (the
+  articles' sigmoid is `"logistic"`), the row's learning rate (`learning_rate`
+  in skann, `learning_rate_init` in MLPRegressor), `alpha=0.1`,
+  `batch_size="auto"` (200), at most {result.max_iter} epochs, early stopping
+  on validation R² with `n_iter_no_change=10`, `tol=1e-4`, best weights
+  restored. The target is not standardised.
+- **Columns**: test RMSE (mean ± standard deviation over the seeds), MAE and
+  R² on the test rows; epochs = `n_iter_`; s = seconds of `fit` alone, with
+  BLAS limited to one thread for both; speed ratio = skann's fit seconds over
+  MLPRegressor's on the seeds where both finished (below 1: skann is faster).
+{divergence}
+- **The article's figure** is its "test error" for the row; the article does
+  not say which measure it is (its level matches a test RMSE); "diverged
+  (NaN)" is where it printed NaN, its own fit having diverged. Its set-up
+  differs in ways that matter: its loss has no ½ (so its steps are twice as
+  long at the same learning rate), its λ penalises the mean loss (alpha = λ
+  times the batch size in scikit-learn's terms), and its split and seeds are
+  unknown. Expect agreement in level, not digit for digit.
+- **Grid search**: `GridSearchCV` with `KFold({N_FOLDS}, shuffle=True,
+  random_state=0)` on seed 0's 85% train + validation, a
+  `Pipeline(StandardScaler(), estimator)` with the same settings, one
+  candidate per row of the table, scored by minus the RMSE on the held-out
+  fold, or NaN for a fold that diverged (`error_score=nan` for a fit that
+  stopped with an error), `n_jobs={result.n_jobs}`. The best candidate is
+  refitted on the whole 85% and scored on seed 0's test rows; "search s" is
+  the wall time of the cross-validation, "refit s" that of the refit.
+"""
+
+
+def _command(result, out_dir=None):
+    """The ``skann compare`` command line that repeats this comparison."""
+    colors = [c.color for c in result.colors]
+    words = ["skann compare", "--color", "both" if len(colors) > 1 else colors[0]]
+    if len(result.numbers) < len(ARTICLE_ROWS):
+        words += ["--rows", format_ranges(result.numbers)]
+    words += ["--seeds", str(len(result.seeds))]
+    if any(c.grid for c in result.colors):
+        words.append("--grid")
+        if result.n_jobs not in (None, 1):
+            words += ["--jobs", str(result.n_jobs)]
+    if result.max_iter != MAX_ITER:
+        words += ["--max-iter", str(result.max_iter)]
+    if out_dir is not None:
+        words += ["--out", shlex.quote(str(out_dir))]
+    return " ".join(words)
+
+
+def format_report(result, *, details=True, plots=None, out_dir=None):
+    """The comparison as markdown.
+
+    Parameters
+    ----------
+    result : ComparisonResult
+        What :func:`run_comparison` returned.
+
+    details : bool, default=True
+        Include how the numbers were made and the plots section.
+
+    plots : list of str or str, default=None
+        File names of plots to link, or a sentence saying why there are none.
+
+    out_dir : str or path-like, default=None
+        The directory the report goes to, named in its "Run again" command.
+
+    Returns
+    -------
+    report : str
+        The markdown text.
+    """
+    versions = ", ".join(f"{k} {v}" for k, v in result.versions.items())
+    seeds = len(result.seeds)
+    parts = [
+        "# skann compare: the articles' wine-quality table beside MLPRegressor",
+        "",
+        (
+            f"{versions}; {seeds} seed{'s' if seeds > 1 else ''}; epoch budget "
+            f"{result.max_iter}{'; quick run' if result.quick else ''}; "
+            f"total time {_duration(result.total_seconds)}."
+        ),
+        "",
+        f"Run again with `{_command(result, out_dir)}`.",
+        "",
+        "## Test error per row",
+    ]
+    for color_result in result.colors:
+        parts += ["", _rows_section(color_result)]
+    if any(c.grid for c in result.colors):
+        parts += ["", "## Grid search over the table"]
+        parts += ["\n" + _grid_section(c) for c in result.colors if c.grid]
+    timings = []
+    for c in result.colors:
+        grid = f", grid searches {_duration(c.grid_seconds)}" if c.grid else ""
+        timings.append(f"{c.color}: rows {_duration(c.rows_seconds)}{grid}")
+    parts += [
+        "",
+        f"Total time: {_duration(result.total_seconds)} ({'; '.join(timings)}).",
+    ]
+    if details:
+        parts += ["", _method_section(result).rstrip()]
+        if plots is not None:
+            parts += ["", "## Plots", ""]
+            if isinstance(plots, str):
+                parts.append(plots)
+            else:
+                parts += [f"![{Path(p).stem}]({p})\n" for p in plots]
+    return "\n".join(parts).rstrip() + "\n"

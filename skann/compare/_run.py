@@ -1,0 +1,248 @@
+"""The experiment: every selected row fitted by every estimator on every seed."""
+
+# Authors: The skann developers
+# SPDX-License-Identifier: BSD-3-Clause
+
+import math
+import sys
+import time
+import warnings
+
+import numpy as np
+import sklearn
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import mean_absolute_error, r2_score, root_mean_squared_error
+from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
+
+import skann
+from skann.compare._article import ARTICLE_ROWS, COLORS, parse_rows
+from skann.compare._grid import grid_search
+from skann.compare._protocol import (
+    DEFAULT_SEEDS,
+    ESTIMATORS,
+    MAX_ITER,
+    N_FOLDS,
+    QUICK_MAX_ITER,
+    QUICK_ROWS,
+    describe_error,
+    divergence,
+    make_estimator,
+    reference_loss,
+    split_indices,
+)
+from skann.compare._results import ColorResult, ComparisonResult, FitResult, RowResult
+from skann.datasets import fetch_wine_quality
+
+
+def _fit_one(name, row, X, y, seed, max_iter=MAX_ITER):
+    """Fit estimator ``name`` on ``row`` with seed ``seed``'s split; score it.
+
+    Returns
+    -------
+    result : FitResult
+    """
+    fit_rows, train_pos, val_pos, test_rows = split_indices(
+        *X.shape, row.hidden_layer_sizes, seed
+    )
+    scaler = StandardScaler().fit(X[fit_rows[train_pos]])
+    X_fit, y_fit = scaler.transform(X[fit_rows]), y[fit_rows]
+    X_test, y_test = scaler.transform(X[test_rows]), y[test_rows]
+    estimator = make_estimator(name, row, max_iter=max_iter, random_state=seed)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        start = time.perf_counter()
+        try:
+            estimator.fit(X_fit, y_fit)
+        except ValueError as exc:
+            seconds = time.perf_counter() - start
+            epoch = getattr(exc, "epoch", None)
+            return FitResult(
+                name, seed, seconds, diverged=describe_error(exc), epoch=epoch
+            )
+        seconds = time.perf_counter() - start
+        y_pred = estimator.predict(X_test)
+
+    result = FitResult(
+        name,
+        seed,
+        seconds,
+        n_iter=estimator.n_iter_,
+        loss_curve=list(estimator.loss_curve_),
+        validation_scores=list(estimator.validation_scores_),
+        convergence_warning=any(
+            issubclass(w.category, ConvergenceWarning) for w in caught
+        ),
+    )
+    result.diverged, result.epoch = divergence(
+        result.loss_curve, reference_loss(y_fit), y_test, y_pred
+    )
+    if np.all(np.isfinite(y_pred)):
+        result.rmse = root_mean_squared_error(y_test, y_pred)
+        result.mae = mean_absolute_error(y_test, y_pred)
+        result.r2 = r2_score(y_test, y_pred)
+    if result.diverged is None:
+        for w in caught:
+            if not issubclass(w.category, ConvergenceWarning):
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        best = estimator.best_validation_score_
+        if np.isfinite(best):
+            val_r2 = r2_score(y_fit[val_pos], estimator.predict(X_fit[val_pos]))
+            result.split_verified = math.isclose(
+                val_r2, best, rel_tol=1e-9, abs_tol=1e-12
+            )
+    return result
+
+
+def _outcome(fit):
+    if fit.diverged:
+        return f"diverged ({fit.diverged})"
+    return f"{fit.n_iter} epochs, test RMSE {fit.rmse:.3f}"
+
+
+def _run_rows(color, X, y, numbers, seeds, max_iter, say):
+    """Fit every selected row with every estimator on every seed's split."""
+    n_fits, done = len(numbers) * len(seeds) * len(ESTIMATORS), 0
+    results = []
+    for number in numbers:
+        row = ARTICLE_ROWS[number - 1]
+        fits = {name: [] for name in ESTIMATORS}
+        for seed in seeds:
+            for name in ESTIMATORS:
+                fit = _fit_one(name, row, X, y, seed, max_iter)
+                fits[name].append(fit)
+                done += 1
+                say(
+                    f"[{color} {done}/{n_fits}] row {number} of {len(ARTICLE_ROWS)}, "
+                    f"seed {seed}, {name}: {fit.seconds:.2f} s, {_outcome(fit)}"
+                )
+        results.append(RowResult(number, row, fits))
+    return results
+
+
+def _run_grids(color, X, y, numbers, max_iter, n_jobs, say):
+    """One grid search per estimator over the selected rows."""
+    rows = [ARTICLE_ROWS[number - 1] for number in numbers]
+    grids = {}
+    for name in ESTIMATORS:
+        say(f"[{color}] grid search, {name}: {len(rows) * N_FOLDS} fits ...")
+        grids[name] = grid_search(
+            name, rows, numbers, X, y, max_iter=max_iter, n_jobs=n_jobs
+        )
+        say(
+            f"[{color}] grid search, {name}: {grids[name].search_seconds:.1f} s, "
+            f"best row {grids[name].best_number}"
+        )
+    return grids
+
+
+def _print_to_stderr(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+def run_comparison(
+    color="red",
+    *,
+    rows=None,
+    seeds=None,
+    grid=False,
+    n_jobs=None,
+    quick=False,
+    max_iter=None,
+    data_home=None,
+    verbose=False,
+):
+    """Fit the articles' table with ANNRegressor and MLPRegressor side by side.
+
+    Parameters
+    ----------
+    color : {'red', 'white', 'both'}, default='red'
+        Which wine data to use.
+
+    rows : str or iterable of int, default=None
+        Rows of the table, 1-based, such as ``"1,4,7-9"``. None means all 15,
+        or rows 2, 4, 7 and 8 with ``quick=True``.
+
+    seeds : int, default=None
+        Number of seeded splits to average over (seeds 0, 1, ...). None means
+        3, or 1 with ``quick=True``.
+
+    grid : bool, default=False
+        Also run a 5-fold ``GridSearchCV`` over the selected rows for both
+        estimators.
+
+    n_jobs : int, default=None
+        Parallel jobs of the grid searches. The timed per-row fits always run
+        one at a time.
+
+    quick : bool, default=False
+        A short run: fewer rows, one seed and an epoch budget of 30.
+
+    max_iter : int, default=None
+        Epoch budget of every fit. None means 200, or 30 with ``quick=True``.
+
+    data_home : str or path-like, default=None
+        Where the wine-quality files are cached; see
+        :func:`skann.datasets.fetch_wine_quality`.
+
+    verbose : bool, default=False
+        Print a progress line per fit on standard error.
+
+    Returns
+    -------
+    result : ComparisonResult
+        Per colour, row, estimator and seed: test RMSE, MAE and R², epochs,
+        fit seconds, loss curves and any divergence; plus the grid searches.
+    """
+    if color not in (*COLORS, "both"):
+        raise ValueError(f"color must be 'red', 'white' or 'both', got {color!r}.")
+    colors = list(COLORS) if color == "both" else [color]
+    numbers = parse_rows(
+        rows
+        if rows is not None
+        else (QUICK_ROWS if quick else range(1, len(ARTICLE_ROWS) + 1))
+    )
+    seeds = tuple(range(seeds or (1 if quick else DEFAULT_SEEDS)))
+    max_iter = max_iter or (QUICK_MAX_ITER if quick else MAX_ITER)
+    say = _print_to_stderr if verbose else lambda message: None
+    start = time.perf_counter()
+    # Load first, so that missing data fails before minutes of training.
+    data = {
+        c: fetch_wine_quality(c, data_home=data_home, return_X_y=True) for c in colors
+    }
+
+    color_results = []
+    # For these small matrices BLAS threads cost more than they bring and make
+    # timings depend on whatever else runs on the machine; one thread for all.
+    with threadpool_limits(limits=1):
+        for c in colors:
+            X, y = (np.asarray(a, dtype=np.float64) for a in data[c])
+            rows_start = time.perf_counter()
+            result = ColorResult(
+                color=c,
+                n_samples=len(y),
+                target_std=float(np.std(y)),
+                rows=_run_rows(c, X, y, numbers, seeds, max_iter, say),
+                rows_seconds=time.perf_counter() - rows_start,
+            )
+            if grid:
+                grid_start = time.perf_counter()
+                result.grid = _run_grids(c, X, y, numbers, max_iter, n_jobs, say)
+                result.grid_seconds = time.perf_counter() - grid_start
+            color_results.append(result)
+
+    return ComparisonResult(
+        colors=color_results,
+        numbers=numbers,
+        seeds=seeds,
+        max_iter=max_iter,
+        quick=quick,
+        n_jobs=n_jobs,
+        total_seconds=time.perf_counter() - start,
+        versions={
+            "skann": skann.__version__,
+            "scikit-learn": sklearn.__version__,
+            "numpy": np.__version__,
+        },
+    )
