@@ -1,12 +1,15 @@
-"""The articles' 15-row hyperparameter table as a GridSearchCV on the red wine."""
+"""The articles' 15-row hyperparameter table as a GridSearchCV on the red wine.
+
+It runs on the committed sample of the red wine (tests/data), which holds every
+sixth row of the file, so that it needs nothing beyond the clone.
+"""
 
 # Authors: The skann developers
 # SPDX-License-Identifier: BSD-3-Clause
 
-from pathlib import Path
-
 import numpy as np
 import pytest
+from conftest import load_wine_sample
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.pipeline import make_pipeline
@@ -36,23 +39,21 @@ ARTICLE_TABLE = [
 
 
 @pytest.fixture(scope="module")
-def red_wine(wine_data_home):
-    """X of shape (1599, 11) and the quality scores, from SKANN_DATA_HOME."""
-    data = np.loadtxt(
-        Path(wine_data_home) / "winequality-red.csv", delimiter=";", skiprows=1
-    )
-    return data[:, :-1], data[:, -1]
+def red_wine():
+    """X of shape (267, 11) and the quality scores of the red-wine sample."""
+    return load_wine_sample("red")
 
 
 @pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
 def test_grid_search_over_the_articles_table_gives_finite_scores(red_wine):
     X, y = red_wine
-    assert X.shape == (1599, 11)
+    assert X.shape == (267, 11)
     # The articles train with plain SGD, W <- W - lr (dL/dW + lambda W): no momentum.
+    # A fold of the sample fits in one batch of 200, so an epoch is one step.
     pipeline = make_pipeline(
         StandardScaler(),
         ANNRegressor(
-            solver="sgd", momentum=0.0, alpha=0.1, max_iter=20, random_state=0
+            solver="sgd", momentum=0.0, alpha=0.1, max_iter=60, random_state=0
         ),
     )
     param_grid = [
@@ -70,6 +71,7 @@ def test_grid_search_over_the_articles_table_gives_finite_scores(red_wine):
     scores = search.cv_results_["mean_test_score"]
     assert len(scores) == 15
     assert np.all(np.isfinite(scores))
-    # The best rows explain a real share of the variance of the quality score.
-    assert search.best_score_ > 0.2
+    # The best rows explain a real share of the variance of the quality score
+    # (0.26 here; cross-validation on 267 wines is noisy, hence the margin).
+    assert search.best_score_ > 0.15
     assert np.all(np.isfinite(search.predict(X)))

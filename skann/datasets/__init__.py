@@ -3,6 +3,16 @@
 # Authors: The skann developers
 # SPDX-License-Identifier: BSD-3-Clause
 
-from skann.datasets._wine import fetch_wine_quality, get_data_home
+from skann.datasets._wine import (
+    DataFilesUnavailable,
+    fetch_wine_quality,
+    fetch_wine_quality_files,
+    get_data_home,
+)
 
-__all__ = ["fetch_wine_quality", "get_data_home"]
+__all__ = [
+    "DataFilesUnavailable",
+    "fetch_wine_quality",
+    "fetch_wine_quality_files",
+    "get_data_home",
+]

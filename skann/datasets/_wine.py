@@ -5,6 +5,7 @@
 
 import hashlib
 import os
+import sys
 import tempfile
 import urllib.request
 import warnings
@@ -22,6 +23,16 @@ class RemoteFile(NamedTuple):
     filename: str
     url: str
     sha256: str
+
+
+class UnavailableFile(NamedTuple):
+    """A data file that could not be had: where it belongs and what went wrong."""
+
+    filename: str
+    path: Path
+    url: str
+    problem: str
+    corrupt: bool
 
 
 _UCI = "https://archive.ics.uci.edu/ml/machine-learning-databases/wine-quality/"
@@ -76,6 +87,104 @@ articles' table does) or as ordinal classification.
 """
 
 
+class DataFilesUnavailable(OSError):
+    """Data files that are neither in the data directory nor downloadable.
+
+    Raised by :func:`fetch_wine_quality` and :func:`fetch_wine_quality_files`
+    once every requested file has been tried, so that it names all the files
+    that are missing or corrupt, not only the first. Nothing is created on the
+    way: no directory, no partial file.
+
+    Parameters
+    ----------
+    files : list of UnavailableFile
+        For each file: its name, the path it belongs at, its download URL,
+        what went wrong, and whether a corrupt copy is in the way.
+    data_home : pathlib.Path
+        The data directory that was searched.
+    data_home_source : {'argument', 'environment', 'default'}
+        Where ``data_home`` came from: the caller's argument, the
+        ``SKANN_DATA_HOME`` environment variable, or the default
+        ``~/skann_data``. It chooses the advice in the message.
+
+    Attributes
+    ----------
+    files, data_home, data_home_source
+        As given.
+
+    Notes
+    -----
+    ``str(error)`` calls the directory option ``data_home``, the argument of
+    the Python functions. A program with its own name for that option builds
+    the message with :meth:`message`, for example
+    ``error.message(data_home_option="--data-home")``.
+    """
+
+    def __init__(self, files, data_home, data_home_source):
+        self.files = list(files)
+        self.data_home = Path(data_home)
+        self.data_home_source = data_home_source
+        super().__init__(self.message())
+
+    def message(self, data_home_option="data_home"):
+        """Describe every unavailable file and how to fix it.
+
+        Parameters
+        ----------
+        data_home_option : str, default='data_home'
+            The name under which the caller's user sets the data directory,
+            such as ``"--data-home"`` for a command-line option.
+
+        Returns
+        -------
+        message : str
+            One line per file with its path, the problem and its URL, then
+            what to do.
+        """
+        where = {
+            "argument": f"given by {data_home_option}",
+            "environment": "from the SKANN_DATA_HOME environment variable",
+            "default": "the default data directory",
+        }[self.data_home_source]
+        n_files = len(self.files)
+        are = "files are" if n_files > 1 else "file is"
+        lines = [
+            f"{n_files} wine-quality {are} not available in {self.data_home} ({where}):"
+        ]
+        lines += [f"  {f.path}: {f.problem}" for f in self.files]
+        them = "them" if n_files > 1 else "it"
+        fix = (
+            f"To fix this, download {'each URL' if n_files > 1 else 'the URL'} "
+            "above (on another machine if this one is offline) and save "
+            f"{'each file' if n_files > 1 else 'the file'} at the path shown"
+        )
+        if any(f.corrupt for f in self.files):
+            fix += ", replacing the corrupt copy"
+        if self.data_home_source == "argument":
+            fix += f", or point {data_home_option} at a directory that holds {them}."
+        else:
+            fix += (
+                f", or point {data_home_option} or the SKANN_DATA_HOME environment "
+                f"variable at a directory that holds {them}."
+            )
+        return "\n".join([*lines, fix])
+
+    def __reduce__(self):
+        # Rebuilt from its fields, so the error survives joblib's worker processes.
+        return type(self), (self.files, self.data_home, self.data_home_source)
+
+
+def _resolve_data_home(data_home):
+    """The data directory and where it came from; nothing is created."""
+    if data_home is not None:
+        source = "argument"
+    elif os.environ.get("SKANN_DATA_HOME"):
+        data_home, source = os.environ["SKANN_DATA_HOME"], "environment"
+    else:
+        data_home, source = os.path.join("~", "skann_data"), "default"
+    return Path(data_home).expanduser(), source
+
+
 def get_data_home(data_home=None):
     """Return the path of skann's data directory, creating it if needed.
 
@@ -91,9 +200,7 @@ def get_data_home(data_home=None):
     data_home : pathlib.Path
         The data directory.
     """
-    if data_home is None:
-        data_home = os.environ.get("SKANN_DATA_HOME", os.path.join("~", "skann_data"))
-    data_home = Path(data_home).expanduser()
+    data_home, _ = _resolve_data_home(data_home)
     data_home.mkdir(parents=True, exist_ok=True)
     return data_home
 
@@ -108,8 +215,35 @@ def _fetch_bytes(url, timeout=60):
         return response.read()
 
 
+def _warn(message):
+    """Warn, attributing the warning to the first caller outside this package."""
+    # validate_params wraps the public functions, so a fixed stacklevel would
+    # point into scikit-learn's _param_validation module instead of the caller.
+    here = str(Path(__file__).parent)
+    frame, stacklevel = sys._getframe(0), 1
+    while frame.f_back is not None and (
+        frame.f_code.co_filename.startswith(here)
+        or frame.f_code.co_filename.endswith("_param_validation.py")
+    ):
+        frame, stacklevel = frame.f_back, stacklevel + 1
+    warnings.warn(message, UserWarning, stacklevel=stacklevel)
+
+
+def _missing_parents(directory):
+    """The directories that creating ``directory`` would create, deepest first."""
+    missing = []
+    while not directory.exists():
+        missing.append(directory)
+        if directory.parent == directory:
+            break
+        directory = directory.parent
+    return missing
+
+
 def _atomic_write(path, content):
     """Write ``content`` to ``path`` so that no partial file is ever visible."""
+    created = _missing_parents(path.parent)
+    path.parent.mkdir(parents=True, exist_ok=True)
     # A temporary file in the same directory, then a rename: os.replace is
     # atomic within one file system, so readers see the old state or the new one.
     fd, tmp_name = tempfile.mkstemp(
@@ -123,57 +257,132 @@ def _atomic_write(path, content):
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
+        # The directories made for this file go too, so a failure leaves nothing.
+        for directory in created:
+            try:
+                directory.rmdir()
+            except OSError:
+                break
         raise
 
 
-def _download(remote, path):
+def _local_copy(remote, path, download_if_missing):
+    """Make ``path`` a verified copy of ``remote``; None, or what went wrong."""
+    corrupt = path.exists()
+    if corrupt:
+        checksum = _sha256(path.read_bytes())
+        if checksum == remote.sha256:
+            return None
+        state = (
+            f"corrupt: its SHA-256 is {checksum}, not {remote.sha256} (a damaged "
+            "or truncated copy, or not the original UCI file)"
+        )
+    else:
+        state = "not found"
+
+    def unavailable(reason):
+        problem = f"{state}, and {reason}"
+        return UnavailableFile(remote.filename, path, remote.url, problem, corrupt)
+
+    if not download_if_missing:
+        return unavailable(f"download_if_missing=False; its URL is {remote.url}")
+    copy = "a fresh copy" if corrupt else "it"
     try:
         content = _fetch_bytes(remote.url)
     except OSError as exc:
-        raise OSError(
-            f"Could not download {remote.filename} from {remote.url} ({exc}). "
-            f"Without network access, download that URL on another machine and "
-            f"put the file at {path}, or point data_home or the SKANN_DATA_HOME "
-            "environment variable to a directory that holds it."
-        ) from exc
+        return unavailable(f"downloading {copy} from {remote.url} failed ({exc})")
     checksum = _sha256(content)
     if checksum != remote.sha256:
-        raise OSError(
-            f"The file downloaded from {remote.url} has SHA-256 {checksum}, but "
-            f"{remote.sha256} was expected, so it was not saved. The download may "
-            "have been corrupted or the file changed upstream; try again, or put a "
-            f"verified copy at {path}."
+        return unavailable(
+            f"the copy downloaded from {remote.url} has SHA-256 {checksum}, not "
+            f"{remote.sha256}, so it was not saved (a damaged download, or the "
+            "file changed upstream)"
         )
-    _atomic_write(path, content)
+    try:
+        _atomic_write(path, content)
+    except OSError as exc:
+        return unavailable(
+            f"saving {copy}, downloaded from {remote.url}, failed ({exc})"
+        )
+    if corrupt:
+        _warn(f"{path} was {state}; it was replaced by a fresh download.")
+    return None
 
 
-def _local_copy(remote, data_home, download_if_missing):
-    """Path of a verified local copy of ``remote``, downloading it if allowed."""
-    path = data_home / remote.filename
-    if path.exists():
-        checksum = _sha256(path.read_bytes())
-        if checksum == remote.sha256:
-            return path
-        message = (
-            f"{path} has SHA-256 {checksum}, but {remote.sha256} was expected: "
-            "the file is corrupted or is not the original UCI file."
-        )
-        if not download_if_missing:
-            raise OSError(
-                f"{message} Delete it and download it again from {remote.url}."
-            )
-        warnings.warn(
-            f"{message} Downloading it again from {remote.url}.", stacklevel=3
-        )
-    elif not download_if_missing:
-        raise OSError(
-            f"{remote.filename} was not found in {data_home} and "
-            f"download_if_missing=False. Download it from {remote.url} and put "
-            f"it at {path}, or point data_home or the SKANN_DATA_HOME environment "
-            "variable to a directory that holds it."
-        )
-    _download(remote, path)
-    return path
+@validate_params(
+    {
+        "colors": ["array-like"],
+        "data_home": [str, os.PathLike, None],
+        "download_if_missing": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def fetch_wine_quality_files(
+    colors=("red", "white"), *, data_home=None, download_if_missing=True
+):
+    """Make sure the UCI Wine Quality files are cached, and return their paths.
+
+    Each file that is missing or corrupt in ``data_home`` is downloaded and
+    checked against its known SHA-256 digest. Every file is tried before any
+    error is raised, so that the error names all the files that are
+    unavailable. :func:`fetch_wine_quality` loads one file through this
+    function; a program that needs several calls this first.
+
+    Parameters
+    ----------
+    colors : list of {'red', 'white'}, default=('red', 'white')
+        The files to make available.
+
+    data_home : str or path-like, default=None
+        Directory where the files are cached. If None, the ``SKANN_DATA_HOME``
+        environment variable, and otherwise ``~/skann_data``. It is created
+        only when a verified download is saved into it.
+
+    download_if_missing : bool, default=True
+        If False, a missing or corrupt file is an error instead of a download.
+
+    Returns
+    -------
+    paths : dict
+        The path of the verified file of each colour.
+
+    Raises
+    ------
+    DataFilesUnavailable
+        If any file is missing or corrupt and cannot be downloaded. Its message
+        names every such file, its URL and where to put it; nothing is created
+        on the way. Its ``message(data_home_option=...)`` rewords the advice
+        for a program that sets the directory with an option of its own.
+
+    Warns
+    -----
+    UserWarning
+        When a corrupt cached file was replaced by a fresh download.
+
+    Examples
+    --------
+    >>> from skann.datasets import fetch_wine_quality_files
+    >>> paths = fetch_wine_quality_files(["red", "white"])  # doctest: +SKIP
+    >>> paths["red"].name  # doctest: +SKIP
+    'winequality-red.csv'
+    """
+    colors = list(dict.fromkeys(colors))
+    unknown = [c for c in colors if c not in WINE_QUALITY_FILES]
+    if unknown:
+        raise ValueError(f"colors must be 'red' or 'white', got {unknown}.")
+    home, source = _resolve_data_home(data_home)
+    paths, unavailable = {}, []
+    for color in colors:
+        remote = WINE_QUALITY_FILES[color]
+        path = home / remote.filename
+        problem = _local_copy(remote, path, download_if_missing)
+        if problem is None:
+            paths[color] = path
+        else:
+            unavailable.append(problem)
+    if unavailable:
+        raise DataFilesUnavailable(unavailable, home, source)
+    return paths
 
 
 def _read_csv(path):
@@ -233,10 +442,11 @@ def fetch_wine_quality(
         Directory where the file is cached. If None, the ``SKANN_DATA_HOME``
         environment variable, and otherwise ``~/skann_data``. The file
         ``winequality-<color>.csv`` is looked for directly in that directory.
+        The directory is created only when a download is saved into it.
 
     download_if_missing : bool, default=True
-        If False, raise an ``OSError`` when the file is not cached instead of
-        downloading it.
+        If False, raise an error when the file is not cached (or is corrupt)
+        instead of downloading it.
 
     return_X_y : bool, default=False
         If True, return ``(data, target)`` instead of a Bunch.
@@ -268,9 +478,19 @@ def fetch_wine_quality(
 
     Raises
     ------
-    OSError
-        If the file is missing and cannot be downloaded, or if its SHA-256
-        digest is wrong. The message names the URL and where to put the file.
+    DataFilesUnavailable
+        An ``OSError``, if the file is missing or corrupt and cannot be
+        downloaded. The message says which, names the URL and where to put
+        the file. Nothing is created on the way.
+
+    Warns
+    -----
+    UserWarning
+        When a corrupt cached file was replaced by a fresh download.
+
+    See Also
+    --------
+    fetch_wine_quality_files : Make sure several files are cached at once.
 
     Notes
     -----
@@ -286,8 +506,9 @@ def fetch_wine_quality(
     >>> X.shape  # doctest: +SKIP
     (4898, 11)
     """
-    remote = WINE_QUALITY_FILES[color]
-    path = _local_copy(remote, get_data_home(data_home), download_if_missing)
+    path = fetch_wine_quality_files(
+        [color], data_home=data_home, download_if_missing=download_if_missing
+    )[color]
     columns, values = _read_csv(path)
     feature_names = columns[:-1]
     data, target = values[:, :-1], values[:, -1].astype(np.int64)
