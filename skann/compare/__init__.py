@@ -1,16 +1,12 @@
-"""``skann compare``: the articles' wine-quality table refitted beside MLPRegressor.
-
-The package runs the main job of PRODUCT.md: every row of the articles' table
-fitted by each estimator of ``ESTIMATORS`` on the same splits, optionally a
-grid search over the rows, and a markdown report with plots. Its modules, one
-job each: ``_article`` (the table), ``_results`` (what a run returns),
-``_protocol`` (estimators, settings, split, divergence rule), ``_run`` and
-``_grid`` (the fits), ``_report`` (markdown), ``_plots`` (matplotlib),
-``_output`` (files) and ``_cli`` (the ``skann`` command).
-"""
+"""``skann compare``: the articles' wine-quality table refitted beside MLPRegressor."""
 
 # Authors: The skann developers
 # SPDX-License-Identifier: BSD-3-Clause
+
+# One job per module: _article (the table), _results (what a run returns),
+# _protocol (estimators, settings, split, divergence rule), _run and _grid (the
+# fits), _report (markdown), _plots (matplotlib), _output (files) and _cli (the
+# skann command). This module only gathers the public names.
 
 from skann.compare._article import ARTICLE_ROWS, COLORS, Row, parse_rows
 from skann.compare._cli import main

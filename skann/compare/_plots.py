@@ -1,11 +1,10 @@
-"""The comparison's plots: test RMSE per row, and loss curves of the best rows.
-
-matplotlib is an optional dependency: the callers pass its ``Figure`` class
-in, so importing this module never needs it.
-"""
+"""The comparison's plots: test RMSE per row, and loss curves of the best rows."""
 
 # Authors: The skann developers
 # SPDX-License-Identifier: BSD-3-Clause
+
+# matplotlib is an optional dependency: callers pass its Figure class in, so
+# importing this module never needs it.
 
 import math
 
