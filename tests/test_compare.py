@@ -237,6 +237,8 @@ def test_command_line_offline_without_data(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert WINE_QUALITY_FILES["red"].url in err
     assert str(tmp_path / "winequality-red.csv") in err
+    # The advice names the command's option, not the Python argument.
+    assert "--data-home" in err and "data_home" not in err
 
 
 def test_run_comparison_rejects_an_unknown_color():

@@ -14,6 +14,7 @@ from skann.compare._output import prepare_out_dir, write_report
 from skann.compare._protocol import DEFAULT_SEEDS, MAX_ITER, QUICK_MAX_ITER, QUICK_ROWS
 from skann.compare._report import format_report
 from skann.compare._run import run_comparison
+from skann.datasets import DataFilesUnavailable
 
 
 def _row_spec(text):
@@ -155,6 +156,10 @@ def main(argv=None):
             data_home=args.data_home,
             verbose=True,
         )
+    except DataFilesUnavailable as exc:
+        message = exc.message(data_home_option="--data-home")
+        print(f"skann compare: error: {message}", file=sys.stderr)
+        return 1
     except OSError as exc:
         print(f"skann compare: error: {exc}", file=sys.stderr)
         return 1
