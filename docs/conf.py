@@ -6,25 +6,24 @@
 import os
 import re
 import sys
+from importlib.metadata import PackageNotFoundError, distribution
 from importlib.metadata import version as _installed_version
 from pathlib import Path
 
 DOCS_DIR = Path(__file__).resolve().parent
 REPO_ROOT = DOCS_DIR.parent
 
-# The gallery's wine example reads the UCI files through SKANN_DATA_HOME. CI and
-# the developers give it relative to the repository root, but Sphinx runs this
-# file from docs/ and sphinx-gallery runs each example from examples/, so a
-# relative path is made absolute here once. When it is unset, the copy kept
-# beside the repository (../shared/data) is used if it exists; otherwise
-# fetch_wine_quality falls back to its own cache and downloads on first use.
+# The gallery's wine examples read the UCI files with fetch_wine_quality, from
+# SKANN_DATA_HOME, else from the cache ~/skann_data, downloading what is
+# missing. CI and the developers give SKANN_DATA_HOME relative to the repository
+# root, but Sphinx runs this file from docs/ and sphinx-gallery runs each example
+# from examples/, so a relative path is made absolute here once. Without the
+# files and without a network the examples fall back to the sample that the
+# tests use (tests/data) and say so on their pages; nothing is created outside
+# the repository and the cache.
 _data_home = os.environ.get("SKANN_DATA_HOME")
-if _data_home:
-    _data_home = Path(_data_home).expanduser()
-    if not _data_home.is_absolute():
-        os.environ["SKANN_DATA_HOME"] = str((REPO_ROOT / _data_home).resolve())
-elif (REPO_ROOT.parent / "shared" / "data").is_dir():
-    os.environ["SKANN_DATA_HOME"] = str(REPO_ROOT.parent / "shared" / "data")
+if _data_home and not Path(_data_home).expanduser().is_absolute():
+    os.environ["SKANN_DATA_HOME"] = str((REPO_ROOT / _data_home).resolve())
 
 sys.path.insert(0, str(DOCS_DIR / "sphinxext"))
 
@@ -62,6 +61,23 @@ extlinks = {
     "skissue": ("https://github.com/scikit-learn/scikit-learn/issues/%s", "#%s"),
 }
 
+# -- Maths -------------------------------------------------------------------
+
+# MathJax comes from the sphinx-mathjax-offline package (the docs extra) and is
+# copied into _static by html_static_path below, so that the maths renders
+# without a network; Sphinx's default would load it from a CDN. .ci/run checks
+# that no page refers to a remote MathJax.
+try:
+    _mathjax_static = distribution("sphinx-mathjax-offline").locate_file(
+        "sphinx-mathjax-offline/static"
+    )
+except PackageNotFoundError as exc:
+    raise RuntimeError(
+        "The documentation needs sphinx-mathjax-offline for its maths: "
+        "pip install '.[docs]'."
+    ) from exc
+mathjax_path = "mathjax/tex-chtml.js"
+
 # -- autodoc, autosummary, numpydoc ------------------------------------------
 
 autosummary_generate = True
@@ -95,7 +111,6 @@ sphinx_gallery_conf = {
     "ignore_pattern": r"(__init__|compare_wine)\.py",
     "within_subsection_order": "gallery_order.ExampleOrder",
     "doc_module": ("skann",),
-    "reference_url": {"skann": None},
     "backreferences_dir": "generated/backreferences",
     "min_reported_time": 0,
     "remove_config_comments": True,
@@ -107,7 +122,7 @@ sphinx_gallery_conf = {
 
 html_theme = "pydata_sphinx_theme"
 html_title = f"skann {release}"
-html_static_path = []
+html_static_path = [str(_mathjax_static)]
 html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,
