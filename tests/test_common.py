@@ -13,6 +13,14 @@ from skann import ANNClassifier, ANNRegressor
 pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
 
 
-@parametrize_with_checks([ANNClassifier(random_state=0), ANNRegressor(random_state=0)])
+@parametrize_with_checks(
+    [
+        ANNClassifier(random_state=0),
+        ANNRegressor(random_state=0),
+        # One activation per hidden layer (the default has one hidden layer).
+        ANNClassifier(random_state=0, activation=("tanh",)),
+        ANNRegressor(random_state=0, activation=("tanh",)),
+    ]
+)
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
