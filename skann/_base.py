@@ -11,6 +11,7 @@ from itertools import pairwise
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, _fit_context, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
@@ -173,6 +174,12 @@ class BaseANN(BaseEstimator, metaclass=_ANNMeta):
         self.dropout = dropout
         self.batch_norm = batch_norm
 
+    def _validate_params(self):
+        # Values scikit-learn's MLP estimators accept for a parameter skann
+        # uses differently get a pointer before the generic message.
+        self._check_renamed_values()
+        super()._validate_params()
+
     def set_params(self, **params):
         renamed = sorted(set(params) & set(_RENAMED))
         if renamed:
@@ -229,7 +236,6 @@ class BaseANN(BaseEstimator, metaclass=_ANNMeta):
             # scikit-learn skips validation in partial_fit once fitted; a
             # parameter set since then must still be checked before training.
             self._validate_params()
-        self._check_renamed_values()
         # A fit that raises, for any reason (Ctrl-C included), leaves the
         # estimator as it was before the call: training works on copies.
         snapshot = dict(vars(self))
@@ -244,6 +250,11 @@ class BaseANN(BaseEstimator, metaclass=_ANNMeta):
 
     def _fit_checked(self, X, y, sample_weight, incremental):
         continuing = hasattr(self, "coefs_") and (self.warm_start or incremental)
+        if not is_classifier(self):
+            _reject_string_targets(y)
+            if sp.issparse(y):
+                # A sparse multi-output target is fitted as the dense matrix.
+                y = y.toarray()
         X, y = validate_data(
             self,
             X,
@@ -261,15 +272,37 @@ class BaseANN(BaseEstimator, metaclass=_ANNMeta):
             # Class indicators stay boolean (an eighth of the memory); targets
             # take the dtype the network computes in.
             Y = Y.astype(X.dtype, copy=False)
+            n_bad = np.count_nonzero(~np.isfinite(Y).all(axis=1))
+            if n_bad:
+                raise ValueError(
+                    f"y has missing or infinite values in {n_bad} of "
+                    f"{Y.shape[0]} samples (None, NaN or inf, or a value beyond "
+                    f"the range of {X.dtype}); drop or impute them before fitting."
+                )
         self._loss_name = loss_name
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=X.dtype, ensure_non_negative=True
             )
-            if not np.sum(sample_weight) > 0:
+            total = np.sum(sample_weight, dtype=np.float64)
+            if not np.isfinite(total):
+                raise ValueError(
+                    "sample_weight is so large that its sum overflows; divide the "
+                    "weights by a common factor (only their ratios matter)."
+                )
+            if not total > 0:
                 raise ValueError("sample_weight must have a positive sum.")
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True.")
+        if (
+            self.early_stopping
+            and self.solver != "lbfgs"
+            and not self.validation_fraction
+        ):
+            raise ValueError(
+                "early_stopping=True needs a validation share: set "
+                "validation_fraction above 0, or early_stopping=False."
+            )
 
         spec = self._network_spec(X.shape[1], Y.shape[1])
         network = Network(spec)
@@ -358,7 +391,7 @@ class BaseANN(BaseEstimator, metaclass=_ANNMeta):
 
     def _fitted_vectors(self, network, dtype):
         """The flat parameter and state vectors of the fitted network."""
-        norm = self.batch_norm_scales_ is not None
+        norm = getattr(self, "batch_norm_scales_", None) is not None
         theta = network.pack(
             self.coefs_,
             self.intercepts_,
@@ -459,7 +492,9 @@ class BaseANN(BaseEstimator, metaclass=_ANNMeta):
         batch_size = min(
             200 if self.batch_size == "auto" else self.batch_size, n_samples
         )
-        progress = copy.deepcopy(self._progress) if continuing else None
+        progress = (
+            copy.deepcopy(getattr(self, "_progress", None)) if continuing else None
+        )
         if progress is None or not incremental:
             optimizer = self._make_optimizer(theta.size, theta.dtype)
             if progress is None:
@@ -612,6 +647,19 @@ class BaseANN(BaseEstimator, metaclass=_ANNMeta):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+
+def _reject_string_targets(y):
+    """Regression targets must be numbers, not text that looks like them."""
+    values = np.asarray(y) if not hasattr(y, "dtype") or y.dtype.kind == "O" else y
+    kind = getattr(values, "dtype", np.dtype(float)).kind
+    if kind in "USO" and (
+        kind != "O" or any(isinstance(v, (str, bytes)) for v in np.ravel(values))
+    ):
+        raise ValueError(
+            "y holds strings; a regressor needs numbers. If they are numbers "
+            "written as text, convert them first, for example y.astype(float)."
+        )
 
 
 class _VerbosePrinter:

@@ -290,6 +290,14 @@ class ANNClassifier(ClassifierMixin, BaseANN):
             self._label_binarizer = LabelBinarizer().fit(y)
             self.classes_ = self._label_binarizer.classes_
         else:
+            multilabel = type_of_target(y).startswith("multilabel")
+            if multilabel != self._label_binarizer.y_type_.startswith("multilabel"):
+                raise ValueError(
+                    f"y is {type_of_target(y)!r} but the model was fitted on "
+                    f"{self._label_binarizer.y_type_!r} targets: a continued fit "
+                    "needs targets of the same kind. Set warm_start=False, or "
+                    "call fit instead of partial_fit, to train a new network."
+                )
             classes = unique_labels(y)
             if not incremental and set(classes) != set(self.classes_):
                 raise ValueError(

@@ -44,10 +44,12 @@ def test_multi_output_predictions_have_one_column_per_target(multioutput_data):
 
 
 @pytest.mark.parametrize("dtype", [str, object])
-def test_string_targets_raise(regression_data, dtype):
+@pytest.mark.parametrize("words", [["good", "bad"], ["1.5", "2"]])
+def test_string_targets_raise(regression_data, dtype, words):
+    """Numeric strings were parsed silently; PRODUCT.md lists strings as invalid."""
     X, _ = regression_data
-    y = np.array(["good", "bad"] * (X.shape[0] // 2), dtype=dtype)
-    with pytest.raises(ValueError, match="could not convert string to float"):
+    y = np.array(words * (X.shape[0] // 2), dtype=dtype)
+    with pytest.raises(ValueError, match="y holds strings"):
         small().fit(X, y)
 
 

@@ -415,6 +415,10 @@ def train_minibatch(
                 # Unshuffled, or one full batch whose row order does not matter.
                 X_batch, Y_batch = X[batch], Y[batch]
                 sw_batch = None if sample_weight is None else sample_weight[batch]
+            if sw_batch is not None and not sw_batch.any():
+                # A batch of zero weight (bootstrap counts do this) contributes
+                # nothing: no loss, no step.
+                continue
             value = objective(theta, X_batch, Y_batch, sw_batch, grad)
             if not math.isfinite(value):
                 raise TrainingDiverged(len(progress.loss_curve) + 1, value)
