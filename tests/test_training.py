@@ -404,12 +404,6 @@ def blas_threads():
 
 # threadpoolctl lets only one Python thread at a time set OpenBLAS's
 # (pthreads) process-wide limit; skann's limiter never hands that control back.
-_CONTROLLING_THREAD = (
-    "single_threaded_blas keeps threadpoolctl's controlling thread: limits set "
-    "or restored from any other Python thread are silently ignored"
-)
-
-
 @pytest.fixture
 def two_blas_threads():
     """BLAS at two threads for the test, whatever the machine or earlier tests."""
@@ -419,7 +413,6 @@ def two_blas_threads():
         yield 2
 
 
-@pytest.mark.xfail(strict=True, reason=_CONTROLLING_THREAD)
 def test_single_threaded_blas_is_reference_counted(two_blas_threads):
     """Two fits in two Python threads: the first to leave keeps BLAS limited
     for the other, and the last restores the count from before either entered.
@@ -461,7 +454,6 @@ def test_single_threaded_blas_is_reference_counted(two_blas_threads):
     }
 
 
-@pytest.mark.xfail(strict=True, reason=_CONTROLLING_THREAD)
 def test_single_threaded_blas_limits_blas_in_a_worker_thread(two_blas_threads):
     """A fit in a thread (a threading backend) after one in the main thread."""
     with single_threaded_blas():

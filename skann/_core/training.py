@@ -51,6 +51,23 @@ _CACHE_BYTES = 1 << 19
 _BLAS = ThreadpoolController()
 
 
+def _release_blas_control():
+    """Let the calling thread set OpenBLAS's process-wide thread count.
+
+    threadpoolctl lets only one Python thread, the first to set a limit,
+    change a process-wide OpenBLAS pool and silently ignores the others;
+    without this a fit in a worker thread, after any limit set in the main
+    thread, would neither limit BLAS nor restore it.
+    """
+    try:
+        from threadpoolctl import OpenBLASController
+    except ImportError:  # threadpoolctl < 3.6 has no controlling thread
+        return
+    clear = getattr(OpenBLASController, "clear_controlling_thread", None)
+    if clear is not None:
+        clear(force=True)
+
+
 class _SingleThreadedBLAS:
     """One process-wide owner of the BLAS limit, shared by concurrent fits.
 
@@ -73,6 +90,7 @@ class _SingleThreadedBLAS:
                     if lib["user_api"] == "blas"
                 ]
                 self._threads = max(blas, default=1)
+                _release_blas_control()
                 self._limiter = _BLAS.limit(limits=1, user_api="blas")
             self._users += 1
             threads = self._threads
@@ -82,7 +100,9 @@ class _SingleThreadedBLAS:
             with self._lock:
                 self._users -= 1
                 if self._users == 0:
+                    _release_blas_control()
                     self._limiter.restore_original_limits()
+                    _release_blas_control()
                     self._limiter = None
 
 
