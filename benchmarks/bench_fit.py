@@ -7,6 +7,7 @@
 #
 #     python benchmarks/bench_fit.py [--quick] [--workloads W1,W3] [--repeats N]
 #         [--dtype float64,float32] [--epochs W3=500] [--out benchmarks/RESULTS.md]
+#         [--baseline ../skann-before] [--variants "dropout=dropout=0.1"]
 #
 # Each workload fits ANNRegressor/ANNClassifier and MLPRegressor/MLPClassifier
 # on the same fixed-seed data with the same hyperparameters, batch size, epoch
@@ -14,12 +15,20 @@
 # scikit-learn, skann, scikit-learn, ...); the table reports medians of the
 # seconds per epoch (fit seconds / n_iter_). Peak memory is measured in separate,
 # untimed fits under tracemalloc, which NumPy reports its allocations to.
+#
+# --baseline adds the skann of another source tree (an earlier revision) to the
+# alternation, imported into this process beside the current one; --variants
+# adds skann with extra parameters (opt-in features). Both are timed only.
 
 import argparse
+import ast
 import datetime
 import gc
+import importlib.util
+import inspect
 import os
 import platform
+import shlex
 import statistics
 import subprocess
 import sys
@@ -48,6 +57,10 @@ FLOAT32_GAIN_TARGETS = {"W3": 1.9, "W4": 1.9}
 LOSS_TOLERANCE_PERCENT = 1.0
 LIBS = ("skann", "sklearn")
 NA = "-"
+# skann / baseline above this (or below its inverse) is reported as a change.
+CHANGE_THRESHOLD = 1.05
+# Variants may not set these: every fit must run exactly the workload's epochs.
+STOP_RULE_PARAMS = ("max_iter", "tol", "n_iter_no_change", "early_stopping")
 
 
 # --------------------------------------------------------------------------- #
@@ -148,8 +161,8 @@ class Workload:
             y = y.astype(dtype)
         return X, y
 
-    def estimators(self, epochs):
-        """(skann estimator, scikit-learn estimator) with identical settings."""
+    def settings(self, epochs, sklearn=False):
+        """The constructor parameters every library gets for this workload."""
         common = {
             "hidden_layer_sizes": self.hidden,
             "activation": self.activation,
@@ -165,12 +178,13 @@ class Workload:
             "momentum": self.momentum,
             "nesterovs_momentum": self.nesterov,
         }
-        ours = ANNClassifier if self.is_classifier else ANNRegressor
-        theirs = MLPClassifier if self.is_classifier else MLPRegressor
-        return (
-            ours(learning_rate=self.learning_rate, **common),
-            theirs(learning_rate_init=self.learning_rate, **common),
-        )
+        # skann's learning_rate is the step size, scikit-learn's learning_rate_init.
+        rate = "learning_rate_init" if sklearn else "learning_rate"
+        return {rate: self.learning_rate, **common}
+
+    def estimators(self, epochs):
+        """(skann estimator, scikit-learn estimator) with identical settings."""
+        return SKANN.make(self, epochs), SKLEARN.make(self, epochs)
 
     def shape(self):
         out = f"{self.n_classes} classes" if self.is_classifier else "1"
@@ -213,6 +227,151 @@ WORKLOADS = {
 }  # fmt: skip
 
 
+@dataclass
+class Library:
+    """One entry of the alternation: estimator classes and extra parameters.
+
+    ``kind`` is "skann" (the current tree), "sklearn", "baseline" (the skann of
+    another tree) or "variant" (the current skann with ``params`` added).
+    """
+
+    name: str
+    kind: str
+    classifier: type
+    regressor: type
+    params: dict = field(default_factory=dict)
+    package_dir: str = ""
+    source: str = ""
+
+    @property
+    def optional(self):
+        """Whether a workload it cannot run is reported rather than fatal."""
+        return self.kind in ("baseline", "variant")
+
+    def make(self, workload, epochs):
+        cls = self.classifier if workload.is_classifier else self.regressor
+        settings = workload.settings(epochs, sklearn=self.kind == "sklearn")
+        return cls(**{**settings, **self.params})
+
+
+SKANN = Library(
+    "skann",
+    "skann",
+    ANNClassifier,
+    ANNRegressor,
+    package_dir=os.path.realpath(os.path.dirname(skann.__file__)),
+)
+SKLEARN = Library("sklearn", "sklearn", MLPClassifier, MLPRegressor)
+
+
+# --------------------------------------------------------------------------- #
+# The baseline: another tree's skann in this process
+# --------------------------------------------------------------------------- #
+
+
+def _skann_modules():
+    return {
+        name: module
+        for name, module in sys.modules.items()
+        if name == "skann" or name.startswith("skann.")
+    }
+
+
+def _is_under(path, directory):
+    path = os.path.realpath(path)
+    try:
+        return os.path.commonpath([path, directory]) == directory
+    except ValueError:
+        return False
+
+
+def load_baseline(tree):
+    """The baseline Library: the skann package of the source tree ``tree``.
+
+    The current skann modules are taken out of ``sys.modules``, the tree's
+    ``skann`` is imported from its files, and the current modules are put back.
+    The baseline's classes keep their own module globals, and skann imports
+    its own modules absolutely at import time, so the two copies never mix
+    (``verify_sources`` checks this on real fits).
+    """
+    package_dir = os.path.realpath(os.path.join(tree, "skann"))
+    init = os.path.join(package_dir, "__init__.py")
+    if not os.path.isfile(init):
+        raise SystemExit(f"--baseline: {tree} has no skann/__init__.py")
+    if package_dir == SKANN.package_dir:
+        raise SystemExit(f"--baseline: {tree} is the tree being benchmarked")
+    current = _skann_modules()
+    for name in current:
+        del sys.modules[name]
+    try:
+        spec = importlib.util.spec_from_file_location(
+            "skann", init, submodule_search_locations=[package_dir]
+        )
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["skann"] = module
+        spec.loader.exec_module(module)
+        classifier, regressor = module.ANNClassifier, module.ANNRegressor
+        version = getattr(module, "__version__", "unknown")
+        # The files the classes and their (unwrapped) fit were defined in.
+        sources = [
+            sys.modules[cls.__module__].__file__ for cls in (classifier, regressor)
+        ]
+        sources += [
+            inspect.unwrap(cls.fit).__code__.co_filename
+            for cls in (classifier, regressor)
+        ]
+    finally:
+        for name in _skann_modules():
+            del sys.modules[name]
+        sys.modules.update(current)
+    if not all(_is_under(source, package_dir) for source in sources):
+        raise SystemExit(f"--baseline: the estimators were not loaded from {tree}")
+    if sys.modules["skann"] is not skann or regressor is ANNRegressor:
+        raise SystemExit("--baseline: the current skann modules were not restored")
+    return Library(
+        "baseline",
+        "baseline",
+        classifier,
+        regressor,
+        package_dir=package_dir,
+        source=f"skann {version} (git {git_revision(package_dir)})",
+    )
+
+
+def _files_run(estimator, X, y):
+    """The source files of every Python function that fitting ``estimator`` calls."""
+    files = set()
+
+    def profile(frame, event, arg):
+        if event == "call":
+            files.add(frame.f_code.co_filename)
+
+    sys.setprofile(profile)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            estimator.fit(X, y)
+    finally:
+        sys.setprofile(None)
+    return files
+
+
+def verify_sources(baseline):
+    """Check on small fits that each skann runs only its own tree's code."""
+    for w in (WORKLOADS["W2"], WORKLOADS["W5"]):
+        small = w.scaled(True)
+        small.n_samples, small.epochs = 200, 1
+        X, y = small.make_data(np.float64)
+        for lib, other in ((SKANN, baseline), (baseline, SKANN)):
+            files = _files_run(lib.make(small, small.epochs), X, y)
+            if not any(_is_under(f, lib.package_dir) for f in files) or any(
+                _is_under(f, other.package_dir) for f in files
+            ):
+                raise SystemExit(
+                    f"--baseline: a {lib.name} fit ran code from the other tree"
+                )
+
+
 # --------------------------------------------------------------------------- #
 # Measurement
 # --------------------------------------------------------------------------- #
@@ -248,6 +407,8 @@ class Result:
     dtype: str
     seconds: dict = field(default_factory=lambda: {"skann": [], "sklearn": []})
     loss: dict = field(default_factory=dict)
+    # Baseline or variant name -> why this workload could not run it.
+    unsupported: dict = field(default_factory=dict)
     peak_mib: dict = field(default_factory=dict)
     memory_epochs: int = 0
     wall_seconds: float = 0.0
@@ -266,21 +427,46 @@ class Result:
         return 100.0 * (ours - theirs) / abs(theirs)
 
 
-def run_workload(workload, dtype, repeats, memory, log):
-    """Interleaved timing runs, then one memory run per library."""
+def _reason(exc):
+    """A one-line account of why a baseline or variant cannot run."""
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if len(message) > 150:
+        message = message[:147] + "..."
+    return f"{type(exc).__name__}: {message}".replace("|", "/")
+
+
+def run_workload(workload, dtype, repeats, memory, log, libraries=(SKANN, SKLEARN)):
+    """Interleaved timing runs, then one memory run of skann and scikit-learn."""
     start = time.perf_counter()
     X, y = workload.make_data(dtype)
     result = Result(workload, np.dtype(dtype).name, load_start=_load()[0])
+    result.seconds = {lib.name: [] for lib in libraries}
     epochs = workload.epochs
+    width = max(7, *(len(lib.name) for lib in libraries))
     for r in range(repeats):
-        for lib, est in zip(LIBS, workload.estimators(epochs), strict=True):
-            seconds, loss, _ = fit_once(est, X, y, epochs)
-            result.seconds[lib].append(seconds)
-            result.loss.setdefault(lib, loss)
+        for lib in libraries:
+            if lib.name in result.unsupported:
+                continue
+            try:
+                seconds, loss, _ = fit_once(lib.make(workload, epochs), X, y, epochs)
+            except (TypeError, ValueError) as exc:
+                # sklearn's InvalidParameterError is both; a parameter this
+                # skann does not have is a TypeError of the constructor.
+                if not lib.optional:
+                    raise
+                result.unsupported[lib.name] = _reason(exc)
+                result.seconds[lib.name] = []
+                log(
+                    f"  {workload.name} {result.dtype} {lib.name}: not supported "
+                    f"({result.unsupported[lib.name]})"
+                )
+                continue
+            result.seconds[lib.name].append(seconds)
+            result.loss.setdefault(lib.name, loss)
             log(
-                f"  {workload.name} {result.dtype} run {r + 1}/{repeats} {lib:7s} "
-                f"{seconds:8.3f} s  {seconds / epochs * 1e3:9.3f} ms/epoch  "
-                f"loss {loss:.6g}"
+                f"  {workload.name} {result.dtype} run {r + 1}/{repeats} "
+                f"{lib.name:{width}s} {seconds:8.3f} s  "
+                f"{seconds / epochs * 1e3:9.3f} ms/epoch  loss {loss:.6g}"
             )
     if memory:
         result.memory_epochs = min(epochs, MEMORY_EPOCHS)
@@ -293,15 +479,19 @@ def run_workload(workload, dtype, repeats, memory, log):
     return result
 
 
-def warm_up():
+def warm_up(libraries=(SKANN, SKLEARN)):
     """One tiny fit of each estimator so imports and BLAS threads are ready."""
     for w in (WORKLOADS["W2"], WORKLOADS["W5"]):
         small = w.scaled(True)
         small.n_samples, small.epochs = 400, 2
         for dtype in (np.float64, np.float32):
             X, y = small.make_data(dtype)
-            for est in small.estimators(small.epochs):
-                fit_once(est, X, y, small.epochs)
+            for lib in libraries:
+                try:
+                    fit_once(lib.make(small, small.epochs), X, y, small.epochs)
+                except (TypeError, ValueError):
+                    if not lib.optional:
+                        raise
 
 
 # --------------------------------------------------------------------------- #
@@ -360,7 +550,11 @@ def _load():
 
 def skann_revision():
     """The git commit skann was imported from, marked when its files differ."""
-    where = os.path.dirname(os.path.abspath(skann.__file__))
+    return git_revision(os.path.dirname(os.path.abspath(skann.__file__)))
+
+
+def git_revision(where):
+    """The git commit of the skann package directory ``where``, marked when dirty."""
 
     def git(*cmd):
         return subprocess.run(
@@ -440,7 +634,140 @@ HOW_TO_READ = """\
   and visit the same batches."""
 
 
-def render(results, info, args, total_seconds, load_end):
+def _param_text(params):
+    text = ", ".join(f"{k}={v!r}" for k, v in params.items()) or "(none)"
+    return text.replace("|", "\\|")
+
+
+def render_baseline(results, baseline):
+    """The "Against the baseline" section: the current tree over the baseline."""
+    lines = [
+        "",
+        "## Against the baseline",
+        "",
+        (
+            f"Baseline: {baseline.source}, timed in the same alternation. "
+            "*skann / baseline* is the current tree's median time per epoch over "
+            f"the baseline's: above {CHANGE_THRESHOLD:.2f} the current tree is more "
+            f"than {CHANGE_THRESHOLD * 100 - 100:.0f}% slower (*change* says "
+            f"**slower**), below {1 / CHANGE_THRESHOLD:.2f} more than "
+            f"{100 - 100 / CHANGE_THRESHOLD:.0f}% faster. Judge a change against "
+            "the run-by-run ratios under *Every timing run of the baseline and "
+            "variants*: on a busy machine they scatter by more than 5%. *baseline "
+            "loss diff %* is 100 (baseline - sklearn) / sklearn."
+        ),
+        "",
+        (
+            "| workload | dtype | epochs | skann s/epoch | baseline s/epoch "
+            "| sklearn s/epoch | baseline / sklearn | skann / baseline | change "
+            "| baseline loss diff % |"
+        ),
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        w = r.workload
+        head = f"| {w.name} | {r.dtype} | {w.epochs} | "
+        head += f"{_fmt_time(r.per_epoch('skann'))} | "
+        if baseline.name in r.unsupported:
+            why = f"not supported ({r.unsupported[baseline.name]})"
+            tail = [why, _fmt_time(r.per_epoch("sklearn")), NA, NA, NA, NA]
+            lines.append(head + " | ".join(tail) + " |")
+            continue
+        ours, theirs = r.per_epoch("skann"), r.per_epoch(baseline.name)
+        change = ours / theirs
+        if change > CHANGE_THRESHOLD:
+            verdict = "**slower**"
+        elif change < 1 / CHANGE_THRESHOLD:
+            verdict = "faster"
+        else:
+            verdict = f"within {CHANGE_THRESHOLD * 100 - 100:.0f}%"
+        loss = r.loss[baseline.name]
+        lines.append(
+            head + f"{_fmt_time(theirs)} | {_fmt_time(r.per_epoch('sklearn'))} | "
+            f"{theirs / r.per_epoch('sklearn'):.3f} | {change:.3f} | {verdict} | "
+            f"{100.0 * (loss - r.loss['sklearn']) / abs(r.loss['sklearn']):+.4f} |"
+        )
+    return lines
+
+
+def render_variants(results, variants):
+    """The "Opt-in features" section: each variant's cost over plain skann."""
+    lines = [
+        "",
+        "## Opt-in features: cost per epoch",
+        "",
+        (
+            "Each variant is the current skann with the parameters shown added, "
+            "fitted on the same data with the same epochs and random_state, in "
+            "the same alternation. *variant / skann* is its median time per epoch "
+            "over plain skann's: 1.30 means the feature adds 30% per epoch. Its "
+            "loss differs from scikit-learn's by design and is not checked; its "
+            "n_iter_ is. *not supported*: this skann rejects the parameters."
+        ),
+        "",
+        (
+            "| workload | dtype | epochs | variant | parameters | skann s/epoch "
+            "| variant s/epoch | variant / skann | variant final loss |"
+        ),
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        w = r.workload
+        for v in variants:
+            if v.name not in r.seconds:
+                continue
+            head = (
+                f"| {w.name} | {r.dtype} | {w.epochs} | {v.name} | "
+                f"{_param_text(v.params)} | {_fmt_time(r.per_epoch('skann'))} | "
+            )
+            if v.name in r.unsupported:
+                why = f"not supported ({r.unsupported[v.name]})"
+                lines.append(head + f"{why} | {NA} | {NA} |")
+                continue
+            ours = r.per_epoch(v.name)
+            lines.append(
+                head + f"{_fmt_time(ours)} | {ours / r.per_epoch('skann'):.3f} | "
+                f"{r.loss[v.name]:.6g} |"
+            )
+    return lines
+
+
+def render_extra_runs(results, baseline):
+    """Every timing run of the baseline and the variants, beside skann's."""
+    lines = [
+        "",
+        "## Every timing run of the baseline and variants (fit seconds, in run order)",
+        "",
+        (
+            "The ratio is the one of the library's own table, run by run: skann / "
+            "baseline for the baseline, variant / skann for a variant."
+        ),
+        "",
+        "| workload | dtype | library | fit seconds | ratio, run by run |",
+        "|---|---|---|---|---|",
+    ]
+    for r in results:
+        ours = r.seconds["skann"]
+        for name, runs in r.seconds.items():
+            if name in LIBS or not runs:
+                continue
+            pairs = zip(runs, ours, strict=True)
+            if baseline is not None and name == baseline.name:
+                ratios = [b / a for a, b in pairs]
+            else:
+                ratios = [a / b for a, b in pairs]
+            row = [
+                r.workload.name,
+                r.dtype,
+                name,
+                ", ".join(f"{s:.3f}" for s in runs),
+                ", ".join(f"{x:.3f}" for x in ratios),
+            ]
+            lines.append("| " + " | ".join(row) + " |")
+    return lines
+
+
+def render(results, info, args, total_seconds, load_end, baseline=None, variants=()):
     quick = args.quick
     lines = [
         "# skann fit benchmark",
@@ -448,7 +775,7 @@ def render(results, info, args, total_seconds, load_end):
         "<!-- Written by benchmarks/bench_fit.py; see benchmarks/README.md. -->",
         "",
         f"- Date: {info['date']}",
-        f"- Command: `python benchmarks/bench_fit.py {' '.join(sys.argv[1:])}`",
+        f"- Command: `python benchmarks/bench_fit.py {shlex.join(sys.argv[1:])}`",
         (
             f"- Mode: {'quick (reduced sizes and epochs)' if quick else 'full'}; "
             f"{args.repeats} interleaved repeat(s) per library; "
@@ -471,6 +798,16 @@ def render(results, info, args, total_seconds, load_end):
         + ", ".join(f"{x:.2f}" for x in load_end)
     )
     lines.append(f"- Total run time: {total_seconds / 60:.1f} min")
+    if baseline is not None:
+        lines.append(
+            f"- Baseline (--baseline): {baseline.source}; small fits checked that "
+            "each skann ran only its own tree's code"
+        )
+    if variants:
+        lines.append(
+            "- Variants (--variants): "
+            + "; ".join(f"{v.name}: {_param_text(v.params)}" for v in variants)
+        )
     if quick:
         lines += [
             "",
@@ -533,6 +870,11 @@ def render(results, info, args, total_seconds, load_end):
                 f"{_yes_no(gain >= goal) if judged else NA} | {theirs:.2f} |"
             )
 
+    if baseline is not None:
+        lines += render_baseline(results, baseline)
+    if variants:
+        lines += render_variants(results, variants)
+
     lines += ["", "## Checks", ""]
     if quick:
         lines.append("- Targets are not judged in quick mode.")
@@ -554,10 +896,17 @@ def render(results, info, args, total_seconds, load_end):
         f"- Final training loss within {LOSS_TOLERANCE_PERCENT:g}% of "
         "scikit-learn's: " + _verdict(loss_fail)
     )
-    lines.append(
-        "- n_iter_ equals the intended epoch count for both libraries in every "
-        "fit (checked; the run stops otherwise)."
-    )
+    if baseline is None and not variants:
+        lines.append(
+            "- n_iter_ equals the intended epoch count for both libraries in every "
+            "fit (checked; the run stops otherwise)."
+        )
+    else:
+        lines.append(
+            "- n_iter_ equals the intended epoch count for both libraries, the "
+            "baseline and every variant in every fit (checked; the run stops "
+            "otherwise). The loss check covers skann and scikit-learn only."
+        )
 
     lines += [
         "",
@@ -602,6 +951,9 @@ def render(results, info, args, total_seconds, load_end):
         ]
         lines.append(f"| {r.workload.name} | {r.dtype} | " + " | ".join(cells) + " |")
 
+    if baseline is not None or variants:
+        lines += render_extra_runs(results, baseline)
+
     memory_epochs = sorted({r.memory_epochs for r in results if r.peak_mib})
     memory_note = (
         f"Memory fits ran {', '.join(map(str, memory_epochs))} epoch(s): the "
@@ -616,6 +968,44 @@ def render(results, info, args, total_seconds, load_end):
 # --------------------------------------------------------------------------- #
 # Command line
 # --------------------------------------------------------------------------- #
+
+
+def parse_variants(text):
+    """{label: params} from "label=key=value[,key=value...][;label=...]".
+
+    The part after the label is read as Python keyword arguments whose values
+    are literals (``ast.literal_eval``), e.g. ``dropout=(0.1, 0.2),batch_norm=True``.
+    """
+    variants = {}
+    for item in filter(None, (part.strip() for part in text.split(";"))):
+        label, sep, rest = item.partition("=")
+        label = label.strip()
+        if not sep or not label or "|" in label or len(label.split()) != 1:
+            raise ValueError(f"{item!r}: use label=key=value[,key=value...]")
+        if label in (*LIBS, "baseline") or label in variants:
+            raise ValueError(f"{item!r}: the label {label!r} is taken")
+        try:
+            call = ast.parse(f"variant({rest})", mode="eval").body
+            if not isinstance(call, ast.Call) or call.args:
+                raise ValueError
+            params = {}
+            for keyword in call.keywords:
+                if keyword.arg is None or keyword.arg in params:
+                    raise ValueError
+                params[keyword.arg] = ast.literal_eval(keyword.value)
+        except (SyntaxError, ValueError, TypeError):
+            raise ValueError(
+                f"{item!r}: after the label, give key=value pairs separated by "
+                "commas, each value a Python literal"
+            ) from None
+        fixed = sorted(set(params) & set(STOP_RULE_PARAMS))
+        if fixed:
+            raise ValueError(
+                f"{item!r}: {', '.join(fixed)} cannot be changed (every fit runs "
+                "exactly the workload's epochs)"
+            )
+        variants[label] = params
+    return variants
 
 
 def parse_args(argv=None):
@@ -652,6 +1042,21 @@ def parse_args(argv=None):
     parser.add_argument(
         "--out", default=None, help="write the markdown report to this file"
     )
+    parser.add_argument(
+        "--baseline", default=None, metavar="DIR",
+        help="also time the skann of the source tree DIR (another revision)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--variants", default="", metavar="LABEL=KEY=VALUE[,KEY=VALUE...];...",
+        help=(
+            "also time skann with these extra parameters, e.g. "
+            "\"dropout=dropout=0.1;bn=batch_norm=True\" (values are Python literals)"
+        ),
+    )  # fmt: skip
+    parser.add_argument(
+        "--variant-workloads", default=None,
+        help="run the variants on these workloads only (default: all run)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.repeats is None:
         args.repeats = 1 if args.quick else 3
@@ -669,6 +1074,22 @@ def parse_args(argv=None):
             parser.error(f"bad --epochs entry {item!r}; use e.g. W3=500")
         overrides[name] = int(value)
     args.epochs = overrides
+    try:
+        args.variants = parse_variants(args.variants)
+    except ValueError as exc:
+        parser.error(f"bad --variants entry {exc}")
+    if args.variant_workloads is None:
+        args.variant_workloads = list(args.workloads)
+    else:
+        args.variant_workloads = [
+            w.strip() for w in args.variant_workloads.split(",") if w.strip()
+        ]
+        if not set(args.variant_workloads) <= set(args.workloads):
+            parser.error("--variant-workloads must be among the --workloads run")
+    if args.baseline is not None and not os.path.isfile(
+        os.path.join(args.baseline, "skann", "__init__.py")
+    ):
+        parser.error(f"--baseline {args.baseline} is not a skann source tree")
     return args
 
 
@@ -689,21 +1110,37 @@ def run(args):
     for line in info["blas"]:
         log(f"BLAS: {line}")
     log("Environment: " + ", ".join(f"{k} {v}" for k, v in info["env"].items()))
+    baseline = None
+    if args.baseline is not None:
+        baseline = load_baseline(args.baseline)
+        verify_sources(baseline)
+        log(f"Baseline: {baseline.source}, loaded and checked")
+    variants = [
+        Library(label, "variant", ANNClassifier, ANNRegressor, params)
+        for label, params in args.variants.items()
+    ]
 
     start = time.perf_counter()
-    warm_up()
+    extra = [baseline] if baseline is not None else []
+    warm_up((SKANN, *extra, *variants, SKLEARN))
     results = []
     for name in args.workloads:
         workload = WORKLOADS[name].scaled(args.quick, args.epochs.get(name))
         log(f"{name}: {workload.description}, {workload.shape()}")
+        libraries = [SKANN, *extra]
+        if name in args.variant_workloads:
+            libraries += variants
+        libraries.append(SKLEARN)
         for dtype in args.dtype:
             results.append(
-                run_workload(workload, dtype, args.repeats, not args.no_memory, log)
+                run_workload(
+                    workload, dtype, args.repeats, not args.no_memory, log, libraries
+                )
             )
     total = time.perf_counter() - start
     load_end = _load()
 
-    report = render(results, info, args, total, load_end)
+    report = render(results, info, args, total, load_end, baseline, variants)
     print(report)
     if args.out:
         with open(args.out, "w", encoding="utf-8") as f:
