@@ -10,6 +10,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import InvalidParameterError
+from threadpoolctl import threadpool_limits
 
 from skann import ANNClassifier, ANNRegressor
 from skann._core.activations import ACTIVATIONS
@@ -392,3 +393,42 @@ def assert_equal_nested(got, expected):
         assert_array_equal(got, expected)
     else:
         assert got == expected
+
+
+def test_batch_norm_statistics_do_not_depend_on_blas_threads():
+    """Batch statistics are of the whole batch: 1 or 2 BLAS threads agree."""
+    rng = np.random.RandomState(0)
+    X = rng.randn(3000, 32)
+    y = np.sin(X[:, 0]) + X[:, 1] ** 2
+    params = {"hidden_layer_sizes": (64, 64), "batch_size": 1500, "max_iter": 3}
+    fits = []
+    for n_threads in (1, 2):
+        with threadpool_limits(n_threads, user_api="blas"):
+            model = ANNRegressor(batch_norm=True, random_state=0, **params)
+            fits.append(model.fit(X, y))
+    one, two = fits
+    # OpenBLAS may round a product differently with more threads: equal to
+    # rounding, not to the bit (row-separable networks are bit-identical).
+    for a, b in zip(
+        one.coefs_ + one.batch_norm_means_,
+        two.coefs_ + two.batch_norm_means_,
+        strict=True,
+    ):
+        assert_allclose(a, b, rtol=1e-10, atol=1e-13)
+
+
+def test_batch_norm_statistics_are_weighted_like_repeated_rows(regression_data):
+    """Integer sample weights equal repeated rows, batch statistics included."""
+    X, y = regression_data
+    counts = np.random.RandomState(1).randint(1, 4, len(y))
+    params = {"hidden_layer_sizes": (6,), "batch_size": 1000, "max_iter": 3}
+    params.update(batch_norm=True, shuffle=False, random_state=0)
+    weighted = ANNRegressor(**params).fit(X, y, sample_weight=counts)
+    index = np.repeat(np.arange(len(y)), counts)
+    repeated = ANNRegressor(**params).fit(X[index], y[index])
+    for a, b in zip(
+        weighted.coefs_ + weighted.batch_norm_vars_,
+        repeated.coefs_ + repeated.batch_norm_vars_,
+        strict=True,
+    ):
+        assert_allclose(a, b, rtol=1e-10)

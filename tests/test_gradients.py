@@ -124,13 +124,13 @@ def unflatten(theta, layer_sizes, batch_norm):
     return weights, biases, norms
 
 
-def reference_forward(theta, spec, X, rng=None):
+def reference_forward(theta, spec, X, rng=None, sample_weight=None):
     """Raw output and hidden pre-activations, written independently of the core.
 
-    Batch normalisation uses the batch's mean and biased variance (training
-    mode); dropout draws one ``random_sample`` of the layer's shape from
-    ``rng`` per layer, in layer order, and keeps a unit when its draw is below
-    ``1 - rate``, as fit's random stream does.
+    Batch normalisation uses the batch's mean and biased variance, weighted by
+    the sample weights (training mode); dropout draws one ``random_sample`` of
+    the layer's shape from ``rng`` per layer, in layer order, and keeps a unit
+    when its draw is below ``1 - rate``, as fit's random stream does.
     """
     weights, biases, norms = unflatten(theta, spec.layer_sizes, spec.batch_norm)
     A, pre_activations = X, []
@@ -140,7 +140,9 @@ def reference_forward(theta, spec, X, rng=None):
             return Z, pre_activations
         if norms:
             gamma, beta = norms[k]
-            Z = gamma * (Z - Z.mean(axis=0)) / np.sqrt(Z.var(axis=0) + 1e-5) + beta
+            mean = np.average(Z, axis=0, weights=sample_weight)
+            var = np.average((Z - mean) ** 2, axis=0, weights=sample_weight)
+            Z = gamma * (Z - mean) / np.sqrt(var + 1e-5) + beta
         pre_activations.append(Z)
         A = REFERENCE_ACTIVATIONS[spec.activations[k]](Z)
         rate = spec.dropout[k]
@@ -151,7 +153,7 @@ def reference_forward(theta, spec, X, rng=None):
 
 def reference_objective(theta, spec, X, Y, sample_weight, loss_name, alpha, rng=None):
     """PRODUCT.md's objective written out independently of the core."""
-    raw, _ = reference_forward(theta, spec, X, rng)
+    raw, _ = reference_forward(theta, spec, X, rng, sample_weight)
     if loss_name == "squared_error":
         per_sample = 0.5 * np.sum((raw - Y) ** 2, axis=1)
     elif loss_name == "binary_log_loss":
@@ -291,10 +293,15 @@ def test_objective_with_batch_norm_moves_the_running_statistics_not_the_value():
 
     Z = X @ network.coefs(theta)[0] + network.intercepts(theta)[0]
     _, _, running_means, running_vars = network.batch_norm_params(theta, state)
-    # Two moves of a tenth of the way from (0, 1) to the batch's mean and
-    # unbiased variance.
-    assert_allclose(running_means[0], 0.19 * Z.mean(axis=0), rtol=1e-12)
-    assert_allclose(running_vars[0], 0.81 + 0.19 * Z.var(axis=0, ddof=1), rtol=1e-12)
+    # Two moves of a tenth of the way from (0, 1) to the batch's weighted mean
+    # and variance, unbiased as if the weights counted rows.
+    mean = np.average(Z, axis=0, weights=sample_weight)
+    total = np.sum(sample_weight)
+    var = np.average((Z - mean) ** 2, axis=0, weights=sample_weight)
+    assert_allclose(running_means[0], 0.19 * mean, rtol=1e-12)
+    assert_allclose(
+        running_vars[0], 0.81 + 0.19 * var * total / (total - 1), rtol=1e-12
+    )
     assert not np.array_equal(state, initial)
 
 

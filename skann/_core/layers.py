@@ -107,6 +107,8 @@ class Context:
         self.dtype = theta.dtype
         self.first = True
         self._ones = None
+        # The current batch's sample weights (None without), set per call.
+        self.sample_weight = [None]
 
     @property
     def ones(self):
@@ -299,16 +301,26 @@ class BatchNorm:
         xhat = ctx.workspace.array(("batch_norm", self.index), n, width)
         out = ctx.workspace.array(("normalised", self.index), n, width)
         dgamma, dbeta = self.gamma.view(ctx.grad), self.beta.view(ctx.grad)
-        held = [None]
-        unbiased = n / (n - 1) if n > 1 else 1.0
+        batch_weights = ctx.sample_weight
+        held = [None, None]
 
         def forward(Z):
-            mean = np.matmul(ones, Z) / n
+            # Statistics weighted by the rows' sample weights (1/n each without
+            # weights), so integer weights equal repeated rows.
+            w = batch_weights[0]
+            if w is None:
+                p, total = ones, float(n)
+            else:
+                total = float(np.sum(w))
+                p = w
+            mean = np.dot(p, Z) / total
             np.subtract(Z, mean, out=xhat)
-            var = np.einsum("ij,ij->j", xhat, xhat) / n
+            var = np.einsum("i,ij,ij->j", p, xhat, xhat) / total
             inv_std = 1.0 / np.sqrt(var + eps)
             np.multiply(xhat, inv_std, out=xhat)
-            held[0] = inv_std
+            held[0], held[1] = inv_std, (None if w is None else w / total)
+            # Running variance unbiased as if the weights counted rows.
+            unbiased = total / (total - 1) if total > 1 else 1.0
             running_mean[...] = (1 - momentum) * running_mean + momentum * mean
             running_var[...] = (1 - momentum) * running_var + (
                 momentum * unbiased
@@ -318,14 +330,21 @@ class BatchNorm:
 
         def backward(delta):
             np.einsum("ij,ij->j", delta, xhat, out=dgamma)
-            np.matmul(ones, delta, out=dbeta)
-            # d xhat = delta gamma; d z = (d xhat - mean(d xhat)
-            #   - xhat mean(d xhat xhat)) / std, all means over the batch.
+            np.dot(ones, delta, out=dbeta)
+            # With p_i the rows' shares of the weight (1 / n unweighted):
+            # d xhat = delta gamma; d z = (d xhat - p (sum d xhat
+            #   + xhat sum d xhat xhat)) / std.
             delta *= gamma
-            mean_d = np.matmul(ones, delta) / n
-            mean_dx = np.einsum("ij,ij->j", delta, xhat) / n
-            delta -= mean_d
-            delta -= xhat * mean_dx
+            sum_d = np.dot(ones, delta)
+            sum_dx = np.einsum("ij,ij->j", delta, xhat)
+            correction = np.multiply(xhat, sum_dx)
+            correction += sum_d
+            p = held[1]
+            if p is None:
+                correction *= 1.0 / n
+            else:
+                correction *= p[:, np.newaxis]
+            delta -= correction
             delta *= held[0]
             return delta
 

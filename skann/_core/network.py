@@ -180,7 +180,7 @@ class Network:
             if backward is not None:
                 backwards.append(backward)
             ctx.first = False
-        return Plan(forwards, backwards[::-1])
+        return Plan(forwards, backwards[::-1], ctx.sample_weight)
 
     def predict(self, theta, state, X):
         """Raw output of shape (n_samples, n_outputs) in row chunks.
@@ -208,13 +208,18 @@ class Network:
 class Plan:
     """A network compiled for one batch size: forward and backward closures."""
 
-    __slots__ = ("backwards", "forwards")
+    __slots__ = ("backwards", "forwards", "sample_weight")
 
-    def __init__(self, forwards, backwards):
+    def __init__(self, forwards, backwards, sample_weight):
         self.forwards, self.backwards = forwards, backwards
+        self.sample_weight = sample_weight
 
-    def forward(self, X):
-        """Raw output of shape (n, n_outputs), in a reused buffer."""
+    def forward(self, X, sample_weight=None):
+        """Raw output of shape (n, n_outputs), in a reused buffer.
+
+        ``sample_weight`` weights the batch statistics of batch normalisation.
+        """
+        self.sample_weight[0] = sample_weight
         A = X
         for forward in self.forwards:
             A = forward(A)

@@ -235,7 +235,7 @@ class Objective:
                     grad += part
             return value
         plan = self._plan(slot, theta, X, grad)
-        raw = plan.forward(X)
+        raw = plan.forward(X, sample_weight)
         value, delta = self.loss.value_and_delta(Y, raw, sample_weight, total)
         plan.backward(delta)
         return value
