@@ -28,6 +28,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from skann._callbacks import CallbackSupportMixin, fit_task
 from skann._core.activations import ACTIVATIONS
 from skann._core.losses import LOSSES
 from skann._core.network import Network, NetworkSpec
@@ -74,7 +75,7 @@ class _ANNMeta(ABCMeta):
         return super().__call__(*args, **kwargs)
 
 
-class BaseANN(BaseEstimator, metaclass=_ANNMeta):
+class BaseANN(CallbackSupportMixin, BaseEstimator, metaclass=_ANNMeta):
     """Shared base of ANNRegressor and ANNClassifier; not for direct use.
 
     Subclasses encode the target (``_encode_target``), decode the raw network
@@ -315,14 +316,18 @@ class BaseANN(BaseEstimator, metaclass=_ANNMeta):
             self._progress = None
 
         objective = Objective(network, LOSSES[loss_name], self.alpha, state, rng)
-        with objective.threads():
-            if self.solver == "lbfgs":
-                result = self._fit_lbfgs(objective, theta, X, Y, sample_weight)
-            else:
-                result = self._fit_minibatch(
-                    objective, network, theta, X, y, Y, sample_weight, rng,
-                    incremental, continuing,
-                )  # fmt: skip
+        max_subtasks = 1 if incremental else self.max_iter
+        with fit_task(self, X, y, max_subtasks) as callback_hooks:
+            with objective.threads():
+                if self.solver == "lbfgs":
+                    result = self._fit_lbfgs(
+                        objective, theta, X, Y, sample_weight, callback_hooks
+                    )
+                else:
+                    result = self._fit_minibatch(
+                        objective, network, theta, X, y, Y, sample_weight, rng,
+                        incremental, continuing, callback_hooks,
+                    )  # fmt: skip
 
         if result.message and self.solver == "lbfgs":
             warnings.warn(
@@ -433,8 +438,9 @@ class BaseANN(BaseEstimator, metaclass=_ANNMeta):
         self.n_outputs_ = n_outputs
         self.out_activation_ = LOSSES[self._loss_name].out_activation
 
-    def _fit_lbfgs(self, objective, theta, X, Y, sample_weight):
+    def _fit_lbfgs(self, objective, theta, X, Y, sample_weight, callback_hooks):
         hooks = [_VerbosePrinter()] if self.verbose else []
+        hooks += callback_hooks
         result = train_lbfgs(
             objective, theta, X, Y, sample_weight, max_iter=self.max_iter,
             max_fun=self.max_fun, tol=self.tol, hooks=hooks,
@@ -452,7 +458,7 @@ class BaseANN(BaseEstimator, metaclass=_ANNMeta):
 
     def _fit_minibatch(
         self, objective, network, theta, X, y, Y, sample_weight, rng, incremental,
-        continuing,
+        continuing, callback_hooks,
     ):  # fmt: skip
         """Run sgd or adam, with early stopping on a held-out share if asked."""
         X_train, Y_train, sw_train = X, Y, sample_weight
@@ -514,6 +520,7 @@ class BaseANN(BaseEstimator, metaclass=_ANNMeta):
             progress.validation_scores = progress.best_validation_score = None
             progress.best_theta = progress.best_state = None
             progress.best_loss = min(progress.loss_curve, default=np.inf)
+        hooks += callback_hooks
         hooks.append(
             PlateauRule(
                 progress, self.tol, self.n_iter_no_change,
