@@ -317,17 +317,19 @@ class BaseANN(CallbackSupportMixin, BaseEstimator, metaclass=_ANNMeta):
 
         objective = Objective(network, LOSSES[loss_name], self.alpha, state, rng)
         max_subtasks = 1 if incremental else self.max_iter
-        with fit_task(self, X, y, max_subtasks) as callback_hooks:
-            with objective.threads():
-                if self.solver == "lbfgs":
-                    result = self._fit_lbfgs(
-                        objective, theta, X, Y, sample_weight, callback_hooks
-                    )
-                else:
-                    result = self._fit_minibatch(
-                        objective, network, theta, X, y, Y, sample_weight, rng,
-                        incremental, continuing, callback_hooks,
-                    )  # fmt: skip
+        with (
+            fit_task(self, X, y, max_subtasks) as callback_hooks,
+            objective.threads(),
+        ):
+            if self.solver == "lbfgs":
+                result = self._fit_lbfgs(
+                    objective, theta, X, Y, sample_weight, callback_hooks
+                )
+            else:
+                result = self._fit_minibatch(
+                    objective, network, theta, X, y, Y, sample_weight, rng,
+                    incremental, continuing, callback_hooks,
+                )  # fmt: skip
 
         if result.message and self.solver == "lbfgs":
             warnings.warn(
