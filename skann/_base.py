@@ -318,7 +318,9 @@ class BaseANN(CallbackSupportMixin, BaseEstimator, metaclass=_ANNMeta):
         objective = Objective(network, LOSSES[loss_name], self.alpha, state, rng)
         max_subtasks = 1 if incremental else self.max_iter
         with (
-            fit_task(self, X, y, max_subtasks) as callback_hooks,
+            fit_task(
+                self, X, y, max_subtasks, network, theta, state, sample_weight
+            ) as callback_hooks,
             objective.threads(),
         ):
             if self.solver == "lbfgs":
@@ -330,6 +332,8 @@ class BaseANN(CallbackSupportMixin, BaseEstimator, metaclass=_ANNMeta):
                     objective, network, theta, X, y, Y, sample_weight, rng,
                     incremental, continuing, callback_hooks,
                 )  # fmt: skip
+            # The fit task ends on the fitted estimator: callbacks may score it.
+            self._set_fitted_network(network, result.theta, result.state, Y.shape[1])
 
         if result.message and self.solver == "lbfgs":
             warnings.warn(
@@ -346,7 +350,6 @@ class BaseANN(CallbackSupportMixin, BaseEstimator, metaclass=_ANNMeta):
                 ConvergenceWarning,
                 stacklevel=4,
             )
-        self._set_fitted_network(network, result.theta, result.state, Y.shape[1])
         return self
 
     def _network_spec(self, n_features, n_outputs):

@@ -14,6 +14,9 @@ except ImportError:  # scikit-learn < 1.9 has no callbacks
 
 
 @contextmanager
-def fit_task(estimator, X, y, max_subtasks):
+def fit_task(
+    estimator, X, y, max_subtasks, network=None, theta=None, state=None,
+    sample_weight=None,
+):  # fmt: skip
     """The fit task of ``estimator``: yields the epoch-end hooks of its callbacks."""
     yield []
