@@ -44,6 +44,15 @@ REFERENCE_ACTIVATIONS = {
 # off by far more than its rounding.
 KINKED = {"relu", "leaky_relu", "elu"}
 
+# Losses not twice differentiable in the residual r - y, and where: the slope
+# of the absolute and quantile losses jumps at 0, Huber's curvature at +-delta
+# (1 in LOSSES). The finite-difference checks keep residuals away from these.
+KINKED_LOSSES = {
+    "absolute_error": (0.0,),
+    "huber": (-1.0, 1.0),
+    "quantile": (0.0,),
+}
+
 EXTREMES = np.array([-1000.0, -40.0, -1.0, 0.0, 1.0, 40.0, 1000.0])
 
 # Layer options the finite-difference and reference checks cover:
@@ -62,6 +71,11 @@ def make_targets(loss_name, n_samples, rng):
     """Y of the shape and kind each loss expects, two or three columns."""
     if loss_name == "squared_error":
         return rng.randn(n_samples, 2)
+    if loss_name == "poisson":
+        # Counts, zeros included: y log y is 0 there.
+        return rng.poisson(1.5, (n_samples, 2)).astype(float)
+    if loss_name in KINKED_LOSSES:
+        return rng.randn(n_samples, 3)
     if loss_name == "binary_log_loss":
         return (rng.rand(n_samples, 2) > 0.5).astype(float)
     return np.eye(3)[rng.randint(3, size=n_samples)]
@@ -156,6 +170,21 @@ def reference_objective(theta, spec, X, Y, sample_weight, loss_name, alpha, rng=
     raw, _ = reference_forward(theta, spec, X, rng, sample_weight)
     if loss_name == "squared_error":
         per_sample = 0.5 * np.sum((raw - Y) ** 2, axis=1)
+    elif loss_name == "poisson":
+        # Half the Poisson deviance of the prediction exp(raw).
+        mean = np.exp(raw)
+        per_sample = np.sum(special.xlogy(Y, Y / mean) - Y + mean, axis=1)
+    elif loss_name == "absolute_error":
+        per_sample = np.sum(np.abs(raw - Y), axis=1)
+    elif loss_name == "huber":
+        # LOSSES' default delta, 1.
+        residual = np.abs(raw - Y)
+        huber = np.where(residual <= 1.0, 0.5 * residual**2, residual - 0.5)
+        per_sample = np.sum(huber, axis=1)
+    elif loss_name == "quantile":
+        # The pinball loss at LOSSES' default level 0.5.
+        q = 0.5
+        per_sample = np.sum(np.maximum(q * (Y - raw), (q - 1) * (Y - raw)), axis=1)
     elif loss_name == "binary_log_loss":
         P = special.expit(raw)
         per_sample = -np.sum(Y * np.log(P) + (1 - Y) * np.log1p(-P), axis=1)
@@ -206,6 +235,47 @@ def test_problem_puts_pre_activations_on_both_sides_of_zero(activation, loss_nam
     for Z in pre_activations:
         assert np.any(Z < 0) and np.any(Z > 0)
         assert np.min(np.abs(Z)) > 1e-4
+
+
+def finite_difference_outputs(loss_name):
+    """Each raw output and target the finite-difference checks below see.
+
+    With dropout, the masks are those of a stream seeded with 0, as
+    ``check_objective_gradient`` seeds it before every call.
+    """
+    cases = [(HIDDEN, activation, 0.0, False) for activation in ACTIVATIONS]
+    cases += list(ARCHITECTURES.values())
+    for hidden, activation, dropout, batch_norm in cases:
+        rng = np.random.RandomState(0)
+        X, Y, sample_weight, network, theta = make_problem(
+            loss_name, rng, activation, hidden, dropout, batch_norm
+        )
+        masks = np.random.RandomState(0)
+        raw, _ = reference_forward(theta, network.spec, X, masks, sample_weight)
+        yield raw, Y
+    for dropout in (0.0, 0.3):
+        rng = np.random.RandomState(0)
+        X, Y, sample_weight, network, theta = make_problem(
+            loss_name, rng, ("gelu", "relu"), dropout=dropout
+        )
+        for i in (0, 3):
+            rows = slice(i, i + 1)
+            masks = np.random.RandomState(0)
+            raw, _ = reference_forward(theta, network.spec, X[rows], masks)
+            yield raw, Y[rows]
+
+
+@pytest.mark.parametrize("loss_name", sorted(KINKED_LOSSES))
+def test_problem_keeps_residuals_away_from_the_loss_kinks(loss_name):
+    """No residual r - y is within 1e-4 of a point where the loss's slope jumps.
+
+    A step of 1e-6 in one parameter moves the raw output by far less, so the
+    central differences never straddle a kink.
+    """
+    for raw, Y in finite_difference_outputs(loss_name):
+        residual = raw - Y
+        for kink in KINKED_LOSSES[loss_name]:
+            assert np.min(np.abs(residual - kink)) > 1e-4
 
 
 @pytest.mark.parametrize("activation", sorted(ACTIVATIONS))

@@ -75,49 +75,69 @@ def test_softmax_matches_scipy():
     assert_array_equal(into, out)
 
 
+def _sign(d):
+    return (d > 0) - (d < 0)
+
+
+# Each elementwise loss and its derivative in r, in exact arithmetic; the
+# parameterised ones at LOSSES' defaults (Huber's delta 1, quantile 0.5).
+_EXACT_ELEMENTWISE = {
+    "squared_error": (lambda y, r: (r - y) ** 2 / 2, lambda y, r: r - y),
+    "poisson": (
+        lambda y, r: (y * y.ln() if y else 0) - y * r - y + r.exp(),
+        lambda y, r: r.exp() - y,
+    ),
+    "absolute_error": (lambda y, r: abs(r - y), lambda y, r: _sign(r - y)),
+    "huber": (
+        lambda y, r: (
+            (r - y) ** 2 / 2 if abs(r - y) <= 1 else abs(r - y) - 1 / Decimal(2)
+        ),
+        lambda y, r: max(-1, min(1, r - y)),
+    ),
+    "quantile": (
+        lambda y, r: max((y - r) / 2, -(y - r) / 2),
+        lambda y, r: Decimal(_sign(r - y)) / 2,
+    ),
+    "binary_log_loss": (
+        lambda y, r: (1 + r.exp()).ln() - y * r,
+        lambda y, r: 1 / (1 + (-r).exp()) - y,
+    ),
+}
+
+
+def _exact_rows(loss_name, Y, raw):
+    """Each row's loss and its derivative in raw, with 60 significant digits."""
+    with localcontext() as ctx:
+        ctx.prec = 60
+        for y_row, r_row in zip(Y.tolist(), raw.tolist(), strict=True):
+            pairs = [
+                (Decimal(y), Decimal(r)) for y, r in zip(y_row, r_row, strict=True)
+            ]
+            if loss_name == "log_loss":
+                norm = sum(r.exp() for _, r in pairs)
+                loss = norm.ln() - sum(y * r for y, r in pairs)
+                derivative = [r.exp() / norm - y for y, r in pairs]
+            else:
+                value, slope = _EXACT_ELEMENTWISE[loss_name]
+                loss = sum(value(y, r) for y, r in pairs)
+                derivative = [slope(y, r) for y, r in pairs]
+            yield loss, derivative
+
+
 def _exact_loss(loss_name, Y, raw):
     """The mean loss computed with 60 significant digits."""
     with localcontext() as ctx:
         ctx.prec = 60
-        total = Decimal(0)
-        for y_row, r_row in zip(Y.tolist(), raw.tolist(), strict=True):
-            y_row = [Decimal(v) for v in y_row]
-            r_row = [Decimal(v) for v in r_row]
-            if loss_name == "squared_error":
-                total += (
-                    sum((r - y) ** 2 for y, r in zip(y_row, r_row, strict=True)) / 2
-                )
-            elif loss_name == "binary_log_loss":
-                total += sum(
-                    (1 + r.exp()).ln() - y * r
-                    for y, r in zip(y_row, r_row, strict=True)
-                )
-            else:
-                log_norm = sum(r.exp() for r in r_row).ln()
-                total += log_norm - sum(
-                    y * r for y, r in zip(y_row, r_row, strict=True)
-                )
-        return float(total / len(raw))
+        rows = [loss for loss, _ in _exact_rows(loss_name, Y, raw)]
+        return float(sum(rows) / len(raw))
 
 
 def _exact_delta(loss_name, Y, raw):
     """d mean loss / d raw computed with 60 significant digits."""
     with localcontext() as ctx:
         ctx.prec = 60
-        n = len(raw)
-        out = []
-        for y_row, r_row in zip(Y.tolist(), raw.tolist(), strict=True):
-            y_row = [Decimal(v) for v in y_row]
-            r_row = [Decimal(v) for v in r_row]
-            if loss_name == "squared_error":
-                link = r_row
-            elif loss_name == "binary_log_loss":
-                link = [1 / (1 + (-r).exp()) for r in r_row]
-            else:
-                norm = sum(r.exp() for r in r_row)
-                link = [r.exp() / norm for r in r_row]
-            out.append([float((p - y) / n) for p, y in zip(link, y_row, strict=True)])
-        return np.array(out)
+        rows = [derivative for _, derivative in _exact_rows(loss_name, Y, raw)]
+        return np.array([[float(d / len(raw)) for d in row] for row in rows])
 
 
 def _extreme_case(loss_name):
@@ -125,7 +145,9 @@ def _extreme_case(loss_name):
         raw = ROWS[:-1]
         Y = np.eye(3)[[1, 2, 0, 0, 2]]
     else:
-        raw = np.column_stack([Z, Z[::-1]])
+        # Poisson's prediction exp(raw) overflows beyond raw = 709.78.
+        z = np.clip(Z, -700.0, 700.0) if loss_name == "poisson" else Z
+        raw = np.column_stack([z, z[::-1]])
         Y = np.column_stack([np.arange(7) % 2, np.arange(7) // 4]).astype(float)
     return Y, raw
 
