@@ -32,11 +32,13 @@ from skann._callbacks import CallbackSupportMixin, fit_task
 from skann._core.activations import ACTIVATIONS
 from skann._core.losses import LOSSES
 from skann._core.network import Network, NetworkSpec
-from skann._core.optimizers import OPTIMIZERS, SCHEDULES, SGD, Adam
+from skann._core.optimizers import OPTIMIZERS, SGD, Adam
+from skann._core.schedules import SCHEDULES, Schedule
 from skann._core.training import (
     Objective,
     PlateauRule,
     Progress,
+    WeightAverage,
     train_lbfgs,
     train_minibatch,
 )
@@ -118,6 +120,16 @@ class BaseANN(CallbackSupportMixin, BaseEstimator, metaclass=_ANNMeta):
         "max_fun": [Interval(Integral, 1, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left"), list, tuple],
         "batch_norm": ["boolean"],
+        "lr_decay": [Interval(Real, 0, 1, closed="right")],
+        "lr_step": [Interval(Integral, 1, None, closed="left")],
+        "min_learning_rate": [Interval(Real, 0, None, closed="left")],
+        "warmup_epochs": [Interval(Integral, 0, None, closed="left")],
+        "max_grad_norm": [None, Interval(Real, 0, None, closed="neither")],
+        "weight_averaging": [None, StrOptions({"ema", "swa"})],
+        "ema_decay": [Interval(Real, 0, 1, closed="neither")],
+        "swa_epochs": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping_metric": [StrOptions({"score", "loss"})],
+        "on_divergence": [StrOptions({"raise", "restart"})],
     }
 
     def __init__(
@@ -148,6 +160,16 @@ class BaseANN(CallbackSupportMixin, BaseEstimator, metaclass=_ANNMeta):
         max_fun=15000,
         dropout=0.0,
         batch_norm=False,
+        lr_decay=0.5,
+        lr_step=10,
+        min_learning_rate=0.0,
+        warmup_epochs=0,
+        max_grad_norm=None,
+        weight_averaging=None,
+        ema_decay=0.999,
+        swa_epochs=10,
+        early_stopping_metric="score",
+        on_divergence="raise",
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -174,6 +196,16 @@ class BaseANN(CallbackSupportMixin, BaseEstimator, metaclass=_ANNMeta):
         self.max_fun = max_fun
         self.dropout = dropout
         self.batch_norm = batch_norm
+        self.lr_decay = lr_decay
+        self.lr_step = lr_step
+        self.min_learning_rate = min_learning_rate
+        self.warmup_epochs = warmup_epochs
+        self.max_grad_norm = max_grad_norm
+        self.weight_averaging = weight_averaging
+        self.ema_decay = ema_decay
+        self.swa_epochs = swa_epochs
+        self.early_stopping_metric = early_stopping_metric
+        self.on_divergence = on_divergence
 
     def _validate_params(self):
         # Values scikit-learn's MLP estimators accept for a parameter skann
@@ -325,7 +357,7 @@ class BaseANN(CallbackSupportMixin, BaseEstimator, metaclass=_ANNMeta):
         ):
             if self.solver == "lbfgs":
                 result = self._fit_lbfgs(
-                    objective, theta, X, Y, sample_weight, callback_hooks
+                    objective, theta, X, y, Y, sample_weight, callback_hooks
                 )
             else:
                 result = self._fit_minibatch(
@@ -443,12 +475,14 @@ class BaseANN(CallbackSupportMixin, BaseEstimator, metaclass=_ANNMeta):
         self.n_outputs_ = n_outputs
         self.out_activation_ = LOSSES[self._loss_name].out_activation
 
-    def _fit_lbfgs(self, objective, theta, X, Y, sample_weight, callback_hooks):
+    def _fit_lbfgs(self, objective, theta, X, y, Y, sample_weight, callback_hooks):
+        (sample_weight,) = self._with_class_weight(y, [(y, sample_weight)])
         hooks = [_VerbosePrinter()] if self.verbose else []
         hooks += callback_hooks
+        history = []
         result = train_lbfgs(
             objective, theta, X, Y, sample_weight, max_iter=self.max_iter,
-            max_fun=self.max_fun, tol=self.tol, hooks=hooks,
+            max_fun=self.max_fun, tol=self.tol, hooks=hooks, history=history,
         )  # fmt: skip
         result.state = objective.state
         self._progress = None
@@ -456,8 +490,10 @@ class BaseANN(CallbackSupportMixin, BaseEstimator, metaclass=_ANNMeta):
         self.t_ = 0
         self.loss_ = result.loss
         self.loss_curve_ = result.loss_curve
+        self.history_ = history
         self.best_loss_ = result.loss
         self.validation_scores_ = None
+        self.validation_loss_curve_ = None
         self.best_validation_score_ = None
         return result
 
@@ -466,7 +502,7 @@ class BaseANN(CallbackSupportMixin, BaseEstimator, metaclass=_ANNMeta):
         continuing, callback_hooks,
     ):  # fmt: skip
         """Run sgd or adam, with early stopping on a held-out share if asked."""
-        X_train, Y_train, sw_train = X, Y, sample_weight
+        X_train, y_train, Y_train, sw_train = X, y, Y, sample_weight
         hooks = []
         if self.early_stopping:
             stratify = Y if is_classifier(self) and Y.shape[1] == 1 else None
@@ -477,25 +513,21 @@ class BaseANN(CallbackSupportMixin, BaseEstimator, metaclass=_ANNMeta):
                 test_size=self.validation_fraction,
                 stratify=stratify,
             )
-            X_train, X_val, Y_train, _, _, y_val = split[:6]
+            X_train, X_val, Y_train, Y_val, y_train, y_val = split[:6]
             sw_train, sw_val = split[6:] if sample_weight is not None else (None, None)
             if X_val.shape[0] < 2:
                 raise ValueError(
                     "The validation set is too small. Increase 'validation_fraction' "
                     "or the size of your dataset."
                 )
-
-            def validation_score(record, theta, state):
-                raw = network.predict(theta, state, X_val)
-                score = (
-                    self._score_function(y_val, self._decode(raw), sample_weight=sw_val)
-                    if np.isfinite(raw).all()
-                    else np.nan
-                )
-                record["validation_score"] = score
-                progress.validation_scores.append(score)
-
-            hooks.append(validation_score)
+            sw_train, sw_val = self._with_class_weight(
+                y_train, [(y_train, sw_train), (y_val, sw_val)]
+            )
+            hooks.append(
+                _ValidationHook(self, network, objective, X_val, Y_val, y_val, sw_val)
+            )
+        else:
+            (sw_train,) = self._with_class_weight(y, [(y, sample_weight)])
         if self.verbose:
             hooks.append(_VerbosePrinter())
 
@@ -503,33 +535,19 @@ class BaseANN(CallbackSupportMixin, BaseEstimator, metaclass=_ANNMeta):
         batch_size = min(
             200 if self.batch_size == "auto" else self.batch_size, n_samples
         )
-        progress = (
-            copy.deepcopy(getattr(self, "_progress", None)) if continuing else None
-        )
-        if progress is None or not incremental:
-            optimizer = self._make_optimizer(theta.size, theta.dtype)
-            if progress is None:
-                progress = Progress(optimizer)
-            else:
-                progress.optimizer = optimizer
-        if self.early_stopping and progress.validation_scores is None:
-            # First fit with early stopping (possibly after one without).
-            progress.validation_scores = []
-            progress.best_validation_score = -np.inf
-            progress.best_loss = None
-            progress.best_theta, progress.best_state = (
-                theta.copy(),
-                objective.state.copy(),
-            )
-        elif not self.early_stopping and progress.validation_scores is not None:
-            progress.validation_scores = progress.best_validation_score = None
-            progress.best_theta = progress.best_state = None
-            progress.best_loss = min(progress.loss_curve, default=np.inf)
+        progress = self._progress_for(theta, objective, incremental, continuing)
+        if incremental and progress.live_theta is not None:
+            # Averaged weights are the fit; the optimizer goes on from its own.
+            theta[...] = progress.live_theta
+        if self.early_stopping:
+            hooks[0].progress = progress
         hooks += callback_hooks
+        monitor = "loss"
+        if self.early_stopping:
+            monitor = f"validation_{self.early_stopping_metric}"
         hooks.append(
             PlateauRule(
-                progress, self.tol, self.n_iter_no_change,
-                monitor="validation_score" if self.early_stopping else "loss",
+                progress, self.tol, self.n_iter_no_change, monitor=monitor,
                 log=print if self.verbose else None,
             )
         )  # fmt: skip
@@ -538,25 +556,81 @@ class BaseANN(CallbackSupportMixin, BaseEstimator, metaclass=_ANNMeta):
             objective, theta, X_train, Y_train, sw_train, progress=progress,
             batch_size=batch_size, max_iter=self.max_iter, shuffle=self.shuffle,
             rng=rng, hooks=hooks, incremental=incremental,
+            max_grad_norm=self.max_grad_norm,
+            max_restarts=_MAX_RESTARTS if self.on_divergence == "restart" else 0,
+            warn=_warn_restart,
         )  # fmt: skip
         result.state = objective.state
         if self.early_stopping:
             result.theta, result.state = progress.best_theta, progress.best_state
-        self._progress = progress
+        self._progress = progress.to_dict()
         self.n_iter_ = result.n_iter
         self.t_ = progress.n_seen
         self.loss_ = result.loss
         self.loss_curve_ = progress.loss_curve
+        self.history_ = progress.history
         self.best_loss_ = progress.best_loss
         self.validation_scores_ = progress.validation_scores
+        self.validation_loss_curve_ = progress.validation_losses
         self.best_validation_score_ = progress.best_validation_score
         return result
+
+    def _progress_for(self, theta, objective, incremental, continuing):
+        """A fresh ``Progress``, or the one a continued fit goes on from."""
+        size, dtype = theta.size, theta.dtype
+        optimizer = self._make_optimizer(size, dtype)
+        schedule = Schedule(
+            self.learning_rate_schedule, self.learning_rate, power_t=self.power_t,
+            max_iter=self.max_iter, lr_decay=self.lr_decay, lr_step=self.lr_step,
+            min_learning_rate=self.min_learning_rate,
+            warmup_epochs=self.warmup_epochs,
+        )  # fmt: skip
+        averager = None
+        if self.weight_averaging is not None:
+            averager = WeightAverage(
+                self.weight_averaging, size, dtype, self.ema_decay, self.swa_epochs
+            )
+        saved = getattr(self, "_progress", None) if continuing else None
+        if saved is None:
+            progress = Progress(optimizer, schedule, averager)
+        else:
+            saved = copy.deepcopy(saved)
+            if not incremental:
+                # A warm start restarts the optimizer, as scikit-learn's does;
+                # partial_fit goes on with its state.
+                saved.update(optimizer=None, schedule=None, averager=None)
+                saved.update(live_theta=None, n_restarts=0)
+            if averager is None or saved.get("averager") is None:
+                saved["averager"] = None
+            progress = Progress.from_dict(saved, optimizer, schedule, averager)
+        if self.early_stopping and progress.validation_scores is None:
+            # First fit with early stopping (possibly after one without).
+            progress.validation_scores, progress.validation_losses = [], []
+            progress.best_validation_score = -np.inf
+            progress.best_validation_loss = np.inf
+            progress.best_loss = None
+            progress.best_theta = theta.copy()
+            progress.best_state = objective.state.copy()
+        elif not self.early_stopping and progress.validation_scores is not None:
+            progress.validation_scores = progress.validation_losses = None
+            progress.best_validation_score = progress.best_validation_loss = None
+            progress.best_theta = progress.best_state = None
+            progress.best_loss = min(progress.loss_curve, default=np.inf)
+        return progress
+
+    def _with_class_weight(self, y_fit, parts):
+        """Sample weights of each ``(y, sample_weight)`` part times class weights.
+
+        Class weights apply to classifiers only; ``'balanced'`` ones are
+        computed from ``y_fit``, the targets training sees.
+        """
+        return [sample_weight for _, sample_weight in parts]
 
     def _make_optimizer(self, size, dtype):
         if self.solver == "sgd":
             return SGD(
                 size, dtype, self.learning_rate, self.momentum,
-                self.nesterovs_momentum, self.learning_rate_schedule, self.power_t,
+                self.nesterovs_momentum,
             )  # fmt: skip
         return Adam(
             size, dtype, self.learning_rate, self.beta_1, self.beta_2, self.epsilon
@@ -674,11 +748,51 @@ def _reject_string_targets(y):
         )
 
 
+# Restarts after a divergence that on_divergence='restart' allows in one fit.
+_MAX_RESTARTS = 3
+
+
+def _warn_restart(message):
+    warnings.warn(message, ConvergenceWarning, stacklevel=2)
+
+
+class _ValidationHook:
+    """Epoch-end hook: the held-out share's loss and score, for early stopping.
+
+    The loss is the training objective (mean loss plus L2 penalty) at
+    prediction (running statistics, no dropout); the score is the
+    estimator's ``score`` function (R² or accuracy) on the original targets.
+    """
+
+    def __init__(self, estimator, network, objective, X, Y, y, sample_weight):
+        self.estimator, self.network, self.objective = estimator, network, objective
+        self.X, self.Y, self.y, self.sample_weight = X, Y, y, sample_weight
+        self.total = len(y) if sample_weight is None else float(np.sum(sample_weight))
+        self.progress = None
+
+    def __call__(self, record, theta, state):
+        raw = self.network.predict(theta, state, self.X)
+        if np.isfinite(raw).all():
+            score = self.estimator._score_function(
+                self.y, self.estimator._decode(raw), sample_weight=self.sample_weight
+            )
+            loss, _ = self.objective.loss.value_and_delta(
+                self.Y, raw, self.sample_weight
+            )
+            W = self.network.weights(theta)
+            loss += 0.5 * self.objective.alpha * float(np.dot(W, W)) / self.total
+        else:
+            score = loss = np.nan
+        record["validation_score"], record["validation_loss"] = score, loss
+        self.progress.validation_scores.append(score)
+        self.progress.validation_losses.append(loss)
+
+
 class _VerbosePrinter:
     """Epoch-end hook printing what ``verbose=True`` shows, as scikit-learn does."""
 
     def __call__(self, record, theta, state):
         print(f"Iteration {record['epoch']}, loss = {record['loss']:.8f}")
-        if "validation_score" in record:
+        if record.get("validation_score") is not None:
             print(f"Validation score: {record['validation_score']:f}")
         return False

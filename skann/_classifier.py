@@ -7,6 +7,8 @@ import numpy as np
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import (
     _check_partial_fit_first_call,
@@ -80,8 +82,10 @@ class ANNClassifier(ClassifierMixin, BaseANN):
         The initial step size of ``'sgd'`` and ``'adam'``
         (``learning_rate_init`` in scikit-learn's MLP estimators).
 
-    learning_rate_schedule : {'constant', 'invscaling', 'adaptive'}, default='constant'
-        How ``'sgd'`` changes its step size during training.
+    learning_rate_schedule : {'constant', 'invscaling', 'adaptive', 'cosine', \
+            'step', 'exponential'}, default='constant'
+        How ``'sgd'`` and ``'adam'`` change the step size from epoch to epoch
+        (scikit-learn's MLP estimators apply a schedule to ``'sgd'`` only).
 
         - ``'constant'``: keep ``learning_rate``.
         - ``'invscaling'``: after each epoch use
@@ -90,6 +94,14 @@ class ANNClassifier(ClassifierMixin, BaseANN):
         - ``'adaptive'``: keep ``learning_rate`` while training improves;
           each time ``n_iter_no_change`` epochs in a row fail to improve by
           ``tol``, divide the step by 5, and stop once it is below 1e-6.
+        - ``'cosine'``: half a cosine from ``learning_rate`` down to
+          ``min_learning_rate`` over the ``max_iter`` epochs.
+        - ``'step'``: multiply the step by ``lr_decay`` every ``lr_step``
+          epochs.
+        - ``'exponential'``: the same decay spread evenly over the epochs,
+          ``learning_rate * lr_decay ** (epoch / lr_step)``.
+
+        With ``warmup_epochs``, any schedule starts after a linear warm-up.
 
     power_t : float, default=0.5
         Exponent of the ``'invscaling'`` schedule.
@@ -165,6 +177,69 @@ class ANNClassifier(ClassifierMixin, BaseANN):
         the batch statistics (momentum 0.1, unbiased variance, epsilon 1e-5)
         at prediction. Not available with ``'lbfgs'``.
 
+    lr_decay : float, default=0.5
+        Factor in (0, 1] by which the ``'step'`` and ``'exponential'``
+        schedules multiply the step size every ``lr_step`` epochs.
+
+    lr_step : int, default=10
+        Number of epochs over which the ``'step'`` and ``'exponential'``
+        schedules apply one factor ``lr_decay``.
+
+    min_learning_rate : float, default=0.0
+        The step size the ``'cosine'`` schedule ends at, and below which the
+        ``'step'`` and ``'exponential'`` schedules do not go.
+
+    warmup_epochs : int, default=0
+        Number of first epochs over which the step size rises linearly to the
+        schedule's: epoch ``k`` (from 0) uses ``(k + 1) / (warmup_epochs + 1)``
+        of it. The schedule proper starts after the warm-up.
+
+    max_grad_norm : float, default=None
+        If set, every minibatch gradient whose global L2 norm exceeds it is
+        scaled down to that norm before the step (gradient clipping), which
+        keeps a large learning rate from blowing training up. The norm before
+        clipping is recorded in ``history_``. Not used by ``'lbfgs'``.
+
+    weight_averaging : {'ema', 'swa'}, default=None
+        Whether the fitted weights are an average of the weights visited in
+        training rather than the last ones; early stopping scores and keeps
+        the averaged weights. Not used by ``'lbfgs'``.
+
+        - ``'ema'``: an exponential moving average over steps with decay
+          ``ema_decay`` per step, bias-corrected as Adam's moments.
+        - ``'swa'``: the mean of the weights at the end of each of the last
+          ``swa_epochs`` epochs.
+
+    ema_decay : float, default=0.999
+        Decay per step of ``weight_averaging='ema'``, in (0, 1).
+
+    swa_epochs : int, default=10
+        Number of last epochs averaged by ``weight_averaging='swa'``.
+
+    early_stopping_metric : {'score', 'loss'}, default='score'
+        What early stopping watches on the held-out share: ``'score'``, the
+        estimator's ``score`` (higher is better, as scikit-learn does), or
+        ``'loss'``, the training objective (lower is better). Either way both
+        are recorded, in ``validation_scores_`` and ``validation_loss_curve_``.
+
+    on_divergence : {'raise', 'restart'}, default='raise'
+        What a fit whose loss becomes non-finite or explodes does:
+        ``'raise'`` stops with :class:`~skann.exceptions.TrainingDiverged`;
+        ``'restart'`` goes back to the weights before the diverged epoch,
+        divides the learning rate by 10 and runs the epoch again, at most 3
+        times per fit, with a ``ConvergenceWarning`` each time and a record in
+        ``history_``; a fourth divergence raises. Not used by ``'lbfgs'``.
+
+    class_weight : dict, 'balanced' or None, default=None
+        Weights of the classes, multiplied into ``sample_weight``: a dict
+        ``{class_label: weight}`` (classes not listed weigh 1), or
+        ``'balanced'`` for ``n_samples / (n_classes * np.bincount(y))``,
+        computed on the share training sees (without the early-stopping
+        validation share). As :class:`~sklearn.linear_model.LogisticRegression`'s.
+        Early stopping scores the validation share with the same weights.
+        Not for multilabel targets; ``'balanced'`` is not available in
+        ``partial_fit``.
+
     Attributes
     ----------
     classes_ : ndarray or list of ndarray of shape (n_classes,)
@@ -183,6 +258,19 @@ class ANNClassifier(ClassifierMixin, BaseANN):
     validation_scores_ : list of float or None
         The validation score after each epoch with ``early_stopping=True``;
         None otherwise.
+
+    validation_loss_curve_ : list of float or None
+        The validation loss (the training objective on the held-out share)
+        after each epoch with ``early_stopping=True``; None otherwise.
+
+    history_ : list of dict
+        One record per epoch (per iteration for ``'lbfgs'``), with the same
+        keys for every solver: ``epoch``, ``loss`` (as in ``loss_curve_``),
+        ``validation_loss`` and ``validation_score`` (None without early
+        stopping), ``learning_rate`` (the schedule's step, None for
+        ``'lbfgs'``), ``gradient_norm`` (the L2 norm of the epoch's last
+        minibatch gradient, before clipping), ``seconds`` and ``restart``
+        (True for an epoch that diverged and was run again).
 
     best_validation_score_ : float or None
         The best validation score, whose weights were kept; None without
@@ -282,6 +370,90 @@ class ANNClassifier(ClassifierMixin, BaseANN):
     0.97
     """
 
+    _parameter_constraints: dict = {
+        **BaseANN._parameter_constraints,
+        "class_weight": [None, dict, StrOptions({"balanced"})],
+    }
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        *,
+        activation="relu",
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate=0.001,
+        learning_rate_schedule="constant",
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=0.0001,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-08,
+        n_iter_no_change=10,
+        max_fun=15000,
+        dropout=0.0,
+        batch_norm=False,
+        lr_decay=0.5,
+        lr_step=10,
+        min_learning_rate=0.0,
+        warmup_epochs=0,
+        max_grad_norm=None,
+        weight_averaging=None,
+        ema_decay=0.999,
+        swa_epochs=10,
+        early_stopping_metric="score",
+        on_divergence="raise",
+        class_weight=None,
+    ):
+        super().__init__(
+            hidden_layer_sizes,
+            activation=activation,
+            solver=solver,
+            alpha=alpha,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            learning_rate_schedule=learning_rate_schedule,
+            power_t=power_t,
+            max_iter=max_iter,
+            shuffle=shuffle,
+            random_state=random_state,
+            tol=tol,
+            verbose=verbose,
+            warm_start=warm_start,
+            momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            n_iter_no_change=n_iter_no_change,
+            max_fun=max_fun,
+            dropout=dropout,
+            batch_norm=batch_norm,
+            lr_decay=lr_decay,
+            lr_step=lr_step,
+            min_learning_rate=min_learning_rate,
+            warmup_epochs=warmup_epochs,
+            max_grad_norm=max_grad_norm,
+            weight_averaging=weight_averaging,
+            ema_decay=ema_decay,
+            swa_epochs=swa_epochs,
+            early_stopping_metric=early_stopping_metric,
+            on_divergence=on_divergence,
+        )
+        self.class_weight = class_weight
+
     def _encode_target(self, y, reset, incremental):
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
@@ -323,6 +495,31 @@ class ANNClassifier(ClassifierMixin, BaseANN):
         if y_type == "binary":
             return (y == classes[1])[:, np.newaxis], "binary_log_loss"
         return self._label_binarizer.transform(y).astype(bool), "binary_log_loss"
+
+    def _with_class_weight(self, y_fit, parts):
+        if self.class_weight is None:
+            return [sample_weight for _, sample_weight in parts]
+        if self._label_binarizer.y_type_.startswith("multilabel"):
+            raise ValueError(
+                "class_weight is not supported for multilabel targets: give "
+                "sample_weight instead."
+            )
+        classes = self.classes_
+        if isinstance(self.class_weight, str):
+            # 'balanced' on the classes training sees; any other class keeps 1.
+            present = np.unique(y_fit)
+            weights = compute_class_weight("balanced", classes=present, y=y_fit)
+            by_class = dict(zip(present, weights, strict=True))
+            factors = np.array([by_class.get(c, 1.0) for c in classes])
+        else:
+            factors = compute_class_weight(self.class_weight, classes=classes, y=y_fit)
+        weighted = []
+        for y, sample_weight in parts:
+            factor = factors[np.searchsorted(classes, y)]
+            if sample_weight is not None:
+                factor = (factor * sample_weight).astype(sample_weight.dtype)
+            weighted.append(factor)
+        return weighted
 
     def _decode(self, raw):
         proba = LOSSES[self._loss_name].link(raw)
@@ -403,6 +600,13 @@ class ANNClassifier(ClassifierMixin, BaseANN):
         self : object
             The updated estimator.
         """
+        if self.class_weight == "balanced":
+            raise ValueError(
+                "class_weight='balanced' needs all the training data at once and "
+                "is not supported by partial_fit; give a dict of class weights, "
+                "computed for example with sklearn.utils.class_weight."
+                "compute_class_weight, instead."
+            )
         if _check_partial_fit_first_call(self, classes):
             self._label_binarizer = LabelBinarizer()
             if type_of_target(y).startswith("multilabel"):

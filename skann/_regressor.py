@@ -69,8 +69,10 @@ class ANNRegressor(RegressorMixin, BaseANN):
         The initial step size of ``'sgd'`` and ``'adam'``
         (``learning_rate_init`` in scikit-learn's MLP estimators).
 
-    learning_rate_schedule : {'constant', 'invscaling', 'adaptive'}, default='constant'
-        How ``'sgd'`` changes its step size during training.
+    learning_rate_schedule : {'constant', 'invscaling', 'adaptive', 'cosine', \
+            'step', 'exponential'}, default='constant'
+        How ``'sgd'`` and ``'adam'`` change the step size from epoch to epoch
+        (scikit-learn's MLP estimators apply a schedule to ``'sgd'`` only).
 
         - ``'constant'``: keep ``learning_rate``.
         - ``'invscaling'``: after each epoch use
@@ -79,6 +81,14 @@ class ANNRegressor(RegressorMixin, BaseANN):
         - ``'adaptive'``: keep ``learning_rate`` while training improves;
           each time ``n_iter_no_change`` epochs in a row fail to improve by
           ``tol``, divide the step by 5, and stop once it is below 1e-6.
+        - ``'cosine'``: half a cosine from ``learning_rate`` down to
+          ``min_learning_rate`` over the ``max_iter`` epochs.
+        - ``'step'``: multiply the step by ``lr_decay`` every ``lr_step``
+          epochs.
+        - ``'exponential'``: the same decay spread evenly over the epochs,
+          ``learning_rate * lr_decay ** (epoch / lr_step)``.
+
+        With ``warmup_epochs``, any schedule starts after a linear warm-up.
 
     power_t : float, default=0.5
         Exponent of the ``'invscaling'`` schedule.
@@ -154,6 +164,59 @@ class ANNRegressor(RegressorMixin, BaseANN):
         the batch statistics (momentum 0.1, unbiased variance, epsilon 1e-5)
         at prediction. Not available with ``'lbfgs'``.
 
+    lr_decay : float, default=0.5
+        Factor in (0, 1] by which the ``'step'`` and ``'exponential'``
+        schedules multiply the step size every ``lr_step`` epochs.
+
+    lr_step : int, default=10
+        Number of epochs over which the ``'step'`` and ``'exponential'``
+        schedules apply one factor ``lr_decay``.
+
+    min_learning_rate : float, default=0.0
+        The step size the ``'cosine'`` schedule ends at, and below which the
+        ``'step'`` and ``'exponential'`` schedules do not go.
+
+    warmup_epochs : int, default=0
+        Number of first epochs over which the step size rises linearly to the
+        schedule's: epoch ``k`` (from 0) uses ``(k + 1) / (warmup_epochs + 1)``
+        of it. The schedule proper starts after the warm-up.
+
+    max_grad_norm : float, default=None
+        If set, every minibatch gradient whose global L2 norm exceeds it is
+        scaled down to that norm before the step (gradient clipping), which
+        keeps a large learning rate from blowing training up. The norm before
+        clipping is recorded in ``history_``. Not used by ``'lbfgs'``.
+
+    weight_averaging : {'ema', 'swa'}, default=None
+        Whether the fitted weights are an average of the weights visited in
+        training rather than the last ones; early stopping scores and keeps
+        the averaged weights. Not used by ``'lbfgs'``.
+
+        - ``'ema'``: an exponential moving average over steps with decay
+          ``ema_decay`` per step, bias-corrected as Adam's moments.
+        - ``'swa'``: the mean of the weights at the end of each of the last
+          ``swa_epochs`` epochs.
+
+    ema_decay : float, default=0.999
+        Decay per step of ``weight_averaging='ema'``, in (0, 1).
+
+    swa_epochs : int, default=10
+        Number of last epochs averaged by ``weight_averaging='swa'``.
+
+    early_stopping_metric : {'score', 'loss'}, default='score'
+        What early stopping watches on the held-out share: ``'score'``, the
+        estimator's ``score`` (higher is better, as scikit-learn does), or
+        ``'loss'``, the training objective (lower is better). Either way both
+        are recorded, in ``validation_scores_`` and ``validation_loss_curve_``.
+
+    on_divergence : {'raise', 'restart'}, default='raise'
+        What a fit whose loss becomes non-finite or explodes does:
+        ``'raise'`` stops with :class:`~skann.exceptions.TrainingDiverged`;
+        ``'restart'`` goes back to the weights before the diverged epoch,
+        divides the learning rate by 10 and runs the epoch again, at most 3
+        times per fit, with a ``ConvergenceWarning`` each time and a record in
+        ``history_``; a fourth divergence raises. Not used by ``'lbfgs'``.
+
     Attributes
     ----------
     loss_ : float
@@ -169,6 +232,19 @@ class ANNRegressor(RegressorMixin, BaseANN):
     validation_scores_ : list of float or None
         The validation score after each epoch with ``early_stopping=True``;
         None otherwise.
+
+    validation_loss_curve_ : list of float or None
+        The validation loss (the training objective on the held-out share)
+        after each epoch with ``early_stopping=True``; None otherwise.
+
+    history_ : list of dict
+        One record per epoch (per iteration for ``'lbfgs'``), with the same
+        keys for every solver: ``epoch``, ``loss`` (as in ``loss_curve_``),
+        ``validation_loss`` and ``validation_score`` (None without early
+        stopping), ``learning_rate`` (the schedule's step, None for
+        ``'lbfgs'``), ``gradient_norm`` (the L2 norm of the epoch's last
+        minibatch gradient, before clipping), ``seconds`` and ``restart``
+        (True for an epoch that diverged and was run again).
 
     best_validation_score_ : float or None
         The best validation score, whose weights were kept; None without

@@ -33,8 +33,8 @@ def expected_failed_checks(estimator):
         ANNClassifier(random_state=0),
         ANNRegressor(random_state=0),
         # One activation per hidden layer (the default has one hidden layer).
-        ANNClassifier(random_state=0, activation=("tanh",)),
-        ANNRegressor(random_state=0, activation=("tanh",)),
+        ANNClassifier(random_state=0, activation=("relu",)),
+        ANNRegressor(random_state=0, activation=("relu",)),
         ANNClassifier(random_state=0, batch_norm=True),
         ANNRegressor(random_state=0, batch_norm=True),
         ANNClassifier(random_state=0, dropout=0.1, batch_norm=True),

@@ -16,6 +16,7 @@ import skann._core.training
 from skann._core.losses import LOSSES
 from skann._core.network import Network, NetworkSpec
 from skann._core.optimizers import SGD, Adam
+from skann._core.schedules import Schedule
 from skann._core.training import (
     DIVERGENCE_FACTOR,
     Objective,
@@ -28,7 +29,10 @@ from skann._core.training import (
     train_minibatch,
 )
 
-RECORD_KEYS = {"epoch", "loss", "learning_rate", "seconds"}
+RECORD_KEYS = {
+    "epoch", "loss", "validation_loss", "validation_score", "learning_rate",
+    "gradient_norm", "seconds", "restart",
+}  # fmt: skip
 
 
 class Problem(NamedTuple):
@@ -53,6 +57,12 @@ def sgd(problem, learning_rate=0.05, **params):
     return SGD(problem.theta.size, problem.theta.dtype, learning_rate, **params)
 
 
+def new_progress(optimizer, schedule="constant", averager=None, **fields):
+    """A fresh Progress whose schedule starts at the optimizer's rate."""
+    rate = Schedule(schedule, optimizer.learning_rate, power_t=0.5)
+    return Progress(optimizer, rate, averager, **fields)
+
+
 class Recorder:
     """An epoch-end hook that keeps what it was called with and never stops."""
 
@@ -73,11 +83,11 @@ def stop_at(epoch):
 
 def run(
     problem, optimizer, progress=None, seed=0, hooks=(), tol=1e-4,
-    n_iter_no_change=10, monitor="loss", log=None, **options,
+    n_iter_no_change=10, monitor="loss", log=None, schedule="constant", **options,
 ):  # fmt: skip
     """``train_minibatch`` on ``problem``, with ``hooks`` then the plateau rule."""
     options = {"batch_size": 10, "max_iter": 30, "shuffle": True, **options}
-    progress = Progress(optimizer) if progress is None else progress
+    progress = new_progress(optimizer, schedule) if progress is None else progress
     rule = PlateauRule(progress, tol, n_iter_no_change, monitor, log)
     objective, theta, X, Y = problem
     result = train_minibatch(
@@ -162,15 +172,15 @@ def test_infinite_patience_runs_every_epoch():
 
 def test_adaptive_schedule_lowers_the_rate_instead_of_stopping():
     problem = make_problem()
-    optimizer = sgd(problem, schedule="adaptive")
+    optimizer = sgd(problem)
     lines = []
-    result, _ = run(
+    result, progress = run(
         problem, optimizer, tol=1e6, n_iter_no_change=2, max_iter=100,
-        log=lines.append,
+        log=lines.append, schedule="adaptive",
     )  # fmt: skip
     # After the first epoch every plateau lasts three epochs. Seven plateaus
     # divide 0.05 by 5 until it is <= 1e-6 (6.4e-7); the eighth stops training.
-    assert optimizer.learning_rate == pytest.approx(0.05 / 5**7)
+    assert progress.schedule.rate() == pytest.approx(0.05 / 5**7)
     assert result.n_iter == 1 + 3 * 8
     assert not result.hit_max_iter
     assert len(lines) == 8
@@ -192,7 +202,7 @@ def test_plateau_rule_logs_when_it_stops():
 
 def test_incremental_training_runs_exactly_one_epoch():
     problem = make_problem()
-    progress = Progress(sgd(problem))
+    progress = new_progress(sgd(problem))
     recorder = Recorder()
     for epoch in range(1, 4):
         result, _ = run(
@@ -216,7 +226,7 @@ def test_validation_score_hook_keeps_the_best_weights():
         record["validation_score"] = next(scores)
         progress.validation_scores.append(record["validation_score"])
 
-    progress = Progress(
+    progress = new_progress(
         sgd(problem),
         validation_scores=[],
         best_loss=None,
@@ -244,8 +254,10 @@ def test_validation_score_hook_keeps_the_best_weights():
 def test_train_minibatch_calls_hooks_once_per_epoch():
     problem = make_problem()
     recorder = Recorder()
-    optimizer = sgd(problem, schedule="invscaling", power_t=0.5)
-    result, _ = run(problem, optimizer, max_iter=4, hooks=[recorder])
+    optimizer = sgd(problem)
+    result, _ = run(
+        problem, optimizer, max_iter=4, hooks=[recorder], schedule="invscaling"
+    )
     records = recorder.records
     assert [record["epoch"] for record in records] == [1, 2, 3, 4]
     assert all(set(record) == RECORD_KEYS for record in records)

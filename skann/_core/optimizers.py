@@ -7,11 +7,6 @@ import math
 
 import numpy as np
 
-SCHEDULES = ("constant", "invscaling", "adaptive")
-
-# The adaptive schedule gives up once a plateau would push the step below this.
-_MIN_ADAPTIVE_LEARNING_RATE = 1e-6
-
 # Updates run over blocks of this many entries: each block of every vector
 # stays in cache across the update's passes, and the temporary is one block
 # instead of a third copy of the parameters.
@@ -23,23 +18,18 @@ def _blocks(size):
 
 
 class SGD:
-    """Stochastic gradient descent with (Nesterov) momentum and a schedule.
+    """Stochastic gradient descent with (Nesterov) momentum.
 
     The update is scikit-learn's: ``v <- momentum v - lr g`` then
     ``theta += v``, or with Nesterov ``theta += momentum v - lr g``.
-    ``schedule`` is one of ``SCHEDULES`` with MLPRegressor's semantics.
+    ``learning_rate`` is the step the training loop's schedule sets before
+    each epoch.
     """
 
-    def __init__(
-        self, size, dtype, learning_rate, momentum=0.9, nesterov=True,
-        schedule="constant", power_t=0.5,
-    ):  # fmt: skip
-        self.learning_rate_init = float(learning_rate)
+    def __init__(self, size, dtype, learning_rate, momentum=0.9, nesterov=True):
         self.learning_rate = float(learning_rate)
         self.momentum = momentum
         self.nesterov = nesterov
-        self.schedule = schedule
-        self.power_t = power_t
         self.velocity = np.zeros(size, dtype)
         self._blocks = _blocks(size)
         self._work = np.empty(min(size, _BLOCK), dtype)
@@ -60,20 +50,11 @@ class SGD:
             else:
                 theta[block] += v
 
-    def end_epoch(self, n_seen):
-        """Advance the schedule after an epoch; ``n_seen`` counts samples so far."""
-        if self.schedule == "invscaling":
-            self.learning_rate = self.learning_rate_init / (n_seen + 1) ** self.power_t
+    def state_dict(self):
+        return {"velocity": self.velocity}
 
-    def on_plateau(self):
-        """React to a plateau; return True when training should stop."""
-        if (
-            self.schedule != "adaptive"
-            or self.learning_rate <= _MIN_ADAPTIVE_LEARNING_RATE
-        ):
-            return True
-        self.learning_rate /= 5.0
-        return False
+    def load_state_dict(self, state):
+        self.velocity[...] = state["velocity"]
 
 
 class Adam:
@@ -82,7 +63,6 @@ class Adam:
     def __init__(
         self, size, dtype, learning_rate, beta_1=0.9, beta_2=0.999, epsilon=1e-8
     ):
-        self.learning_rate_init = float(learning_rate)
         self.learning_rate = float(learning_rate)
         self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
         self.t = 0
@@ -98,9 +78,7 @@ class Adam:
         # Bias correction folded into the step size (Kingma & Ba, 2014, Sec. 2).
         # math.sqrt keeps lr a Python float: a NumPy float64 scalar would send
         # every float32 pass below through a float64 loop (NEP 50).
-        self.learning_rate = lr = (
-            self.learning_rate_init * math.sqrt(1 - b2**self.t) / (1 - b1**self.t)
-        )
+        lr = self.learning_rate * math.sqrt(1 - b2**self.t) / (1 - b1**self.t)
         for block in self._blocks:
             m, v, g = self.m[block], self.v[block], grad[block]
             work = self._work[: g.shape[0]]
@@ -116,12 +94,13 @@ class Adam:
             work *= lr
             theta[block] -= work
 
-    def end_epoch(self, n_seen):
-        """Adam adapts its own step; schedules do not apply."""
+    def state_dict(self):
+        return {"t": self.t, "m": self.m, "v": self.v}
 
-    def on_plateau(self):
-        """A plateau always ends Adam's training."""
-        return True
+    def load_state_dict(self, state):
+        self.t = int(state["t"])
+        self.m[...] = state["m"]
+        self.v[...] = state["v"]
 
 
 OPTIMIZERS = {"sgd": SGD, "adam": Adam}

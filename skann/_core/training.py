@@ -3,6 +3,7 @@
 # Authors: The skann developers
 # SPDX-License-Identifier: BSD-3-Clause
 
+import copy
 import math
 import threading
 import time
@@ -111,18 +112,103 @@ single_threaded_blas = _SingleThreadedBLAS()
 
 @dataclass
 class Progress:
-    """Everything a later ``partial_fit`` or warm start continues from."""
+    """Everything a later ``partial_fit`` or warm start continues from.
+
+    ``to_dict`` turns it into builtins and arrays only (the optimizer, the
+    schedule and the weight average as their state), the form the estimator
+    keeps, so a fitted model holds no objects a safe loader would refuse.
+    """
 
     optimizer: object
+    schedule: object
+    averager: object = None
     loss_curve: list = field(default_factory=list)
+    history: list = field(default_factory=list)
     validation_scores: list | None = None
+    validation_losses: list | None = None
     best_loss: float | None = np.inf
     best_validation_score: float | None = None
+    best_validation_loss: float | None = None
     best_theta: np.ndarray | None = None
     best_state: np.ndarray | None = None
+    live_theta: np.ndarray | None = None
     no_improvement_count: int = 0
     n_seen: int = 0
     reference_loss: float | None = None
+    n_restarts: int = 0
+
+    _OBJECTS = ("optimizer", "schedule", "averager")
+
+    def to_dict(self):
+        state = {
+            name: getattr(self, name)
+            for name in self.__dataclass_fields__
+            if name not in self._OBJECTS
+        }
+        for name in self._OBJECTS:
+            obj = getattr(self, name)
+            state[name] = None if obj is None else obj.state_dict()
+        return state
+
+    @classmethod
+    def from_dict(cls, state, optimizer, schedule, averager=None):
+        """Rebuild from ``to_dict``'s output onto fresh objects of the same kinds."""
+        fields = {k: v for k, v in state.items() if k not in cls._OBJECTS}
+        progress = cls(optimizer, schedule, averager, **fields)
+        for name in cls._OBJECTS:
+            obj, saved = getattr(progress, name), state.get(name)
+            if obj is not None and saved is not None:
+                obj.load_state_dict(saved)
+        return progress
+
+
+class WeightAverage:
+    """The average of the weights over the last steps, which becomes the fit.
+
+    ``'ema'``: an exponential moving average over steps with ``decay`` per
+    step, started from zero and divided by ``1 - decay ** t`` (Adam's bias
+    correction), so after ``t`` steps it is the weighted mean of the ``t``
+    iterates with weights proportional to ``decay ** (t - i)``. ``'swa'``:
+    the plain mean of the weights at the end of each of the last ``window``
+    epochs.
+    """
+
+    def __init__(self, kind, size, dtype, decay=0.999, window=10):
+        self.kind, self.decay, self.window = kind, decay, window
+        self.t = 0
+        if kind == "ema":
+            self.total = np.zeros(size, dtype)
+        else:
+            self.snapshots = np.zeros((window, size), dtype)
+        self._out = np.empty(size, dtype)
+
+    def after_step(self, theta):
+        if self.kind == "ema":
+            self.total *= self.decay
+            self.total += (1.0 - self.decay) * theta
+            self.t += 1
+
+    def after_epoch(self, theta):
+        if self.kind == "swa":
+            self.snapshots[self.t % self.window] = theta
+            self.t += 1
+
+    def weights(self, theta):
+        """The averaged weights (``theta`` itself before any step)."""
+        if self.t == 0:
+            return theta
+        if self.kind == "ema":
+            return np.divide(self.total, 1.0 - self.decay**self.t, out=self._out)
+        n = min(self.t, self.window)
+        return np.mean(self.snapshots[:n], axis=0, out=self._out)
+
+    def state_dict(self):
+        data = self.total if self.kind == "ema" else self.snapshots
+        return {"t": self.t, "data": data}
+
+    def load_state_dict(self, state):
+        self.t = int(state["t"])
+        (self.total if self.kind == "ema" else self.snapshots)[...] = state["data"]
 
 
 @dataclass
@@ -338,14 +424,22 @@ def run_hooks(hooks, record, theta, state):
     return stop
 
 
+# Monitored value -> (attribute of Progress holding the best, higher is better).
+_MONITORS = {
+    "loss": ("best_loss", False),
+    "validation_score": ("best_validation_score", True),
+    "validation_loss": ("best_validation_loss", False),
+}
+
+
 class PlateauRule:
     """scikit-learn's stopping rule, as the last epoch-end hook.
 
-    Counts epochs whose monitored value (the training loss, lower is better,
-    or the validation score, higher is better) fails to improve on the best
-    by ``tol``; after more than ``n_iter_no_change`` of them the optimizer's
-    schedule reacts (the adaptive schedule shrinks its step) or training
-    stops. Monitoring a validation value, it keeps the best weights.
+    Counts epochs whose monitored value (the training loss or the validation
+    loss, lower is better, or the validation score, higher is better) fails
+    to improve on the best by ``tol``; after more than ``n_iter_no_change``
+    of them the schedule reacts (the adaptive schedule shrinks its step) or
+    training stops. Monitoring a validation value, it keeps the best weights.
     """
 
     def __init__(self, progress, tol, n_iter_no_change, monitor="loss", log=None):
@@ -355,61 +449,79 @@ class PlateauRule:
 
     def __call__(self, record, theta, state):
         progress, tol = self.progress, self.tol
-        if self.monitor == "loss":
-            loss = record["loss"]
-            if loss > progress.best_loss - tol:
-                progress.no_improvement_count += 1
-            else:
-                progress.no_improvement_count = 0
-            progress.best_loss = min(progress.best_loss, loss)
+        best_name, higher_is_better = _MONITORS[self.monitor]
+        value, best = record[self.monitor], getattr(progress, best_name)
+        sign = 1.0 if higher_is_better else -1.0
+        if sign * value < sign * best + tol:
+            progress.no_improvement_count += 1
         else:
-            score = record[self.monitor]
-            if score < progress.best_validation_score + tol:
-                progress.no_improvement_count += 1
-            else:
-                progress.no_improvement_count = 0
-            if score > progress.best_validation_score:
-                progress.best_validation_score = score
+            progress.no_improvement_count = 0
+        if sign * value > sign * best:
+            setattr(progress, best_name, value)
+            if self.monitor != "loss":
                 progress.best_theta = theta.copy()
                 progress.best_state = None if state is None else state.copy()
 
         if progress.no_improvement_count <= self.n_iter_no_change:
             return False
-        what = "Training loss" if self.monitor == "loss" else "Validation score"
+        what = {
+            "loss": "Training loss",
+            "validation_score": "Validation score",
+            "validation_loss": "Validation loss",
+        }[self.monitor]
         self.message = (
             f"{what} did not improve more than tol={tol:f} for "
             f"{self.n_iter_no_change} consecutive epochs."
         )
-        optimizer = progress.optimizer
-        if optimizer.on_plateau():
+        schedule = progress.schedule
+        if schedule.on_plateau(progress.n_seen):
             if self.log is not None:
                 self.log(self.message + " Stopping.")
             return True
         if self.log is not None:
-            self.log(
-                self.message + f" Setting learning rate to {optimizer.learning_rate:f}"
-            )
+            rate = schedule.rate(progress.n_seen)
+            self.log(self.message + f" Setting learning rate to {rate:f}")
         progress.no_improvement_count = 0
         return False
 
 
+def _gradient_norm(grad):
+    return math.sqrt(float(np.dot(grad, grad)))
+
+
 def train_minibatch(
     objective, theta, X, Y, sample_weight, *, progress, batch_size, max_iter,
-    shuffle, rng, hooks=(), incremental=False,
+    shuffle, rng, hooks=(), incremental=False, max_grad_norm=None, max_restarts=0,
+    warn=None,
 ):  # fmt: skip
     """Run epochs of a first-order optimizer over minibatches.
 
-    ``theta`` (and the objective's state) is updated in place. After each
-    epoch the ``hooks`` are called in order as ``hook(record, theta, state)``
-    with the epoch's record (``epoch``, ``loss``, ``learning_rate``,
-    ``seconds``), which a hook may extend for the ones after it; training
-    stops when any returns True. The order in which ``rng`` is used is
-    scikit-learn's, so the same seed visits the same batches. Raises
-    ``TrainingDiverged`` as soon as a batch loss is non-finite or an epoch
-    loss explodes.
+    ``theta`` (and the objective's state) is updated in place. Before each
+    epoch the progress's schedule sets the optimizer's learning rate. With
+    ``max_grad_norm`` every minibatch gradient whose L2 norm exceeds it is
+    scaled down to it before the step; with ``progress.averager`` the hooks
+    see, and the result holds, the averaged weights.
+
+    After each epoch the ``hooks`` are called in order as
+    ``hook(record, theta, state)`` with the epoch's record (``epoch``,
+    ``loss``, ``validation_loss``, ``validation_score``, ``learning_rate``,
+    ``gradient_norm``, ``seconds``), which a hook may fill in for the ones
+    after it; the record is then added to ``progress.history``. Training
+    stops when any hook returns True.
+
+    The order in which ``rng`` is used is scikit-learn's, so the same seed
+    visits the same batches. A non-finite batch loss or an exploding epoch
+    loss raises ``TrainingDiverged``, unless restarts remain
+    (``max_restarts``): then the weights, state and optimizer go back to the
+    start of the epoch, the learning rate is divided by 10, ``warn`` is
+    called with a message and the epoch runs again.
     """
     n_samples = X.shape[0]
-    optimizer = progress.optimizer
+    optimizer, schedule, averager = (
+        progress.optimizer,
+        progress.schedule,
+        progress.averager,
+    )
     state = objective.state
     grad = np.empty_like(theta)
     # Row numbers as int32 halve the memory of the batch order.
@@ -418,16 +530,21 @@ def train_minibatch(
     if gather:
         gather_batch = _Gather(X, Y, sample_weight, batch_size)
     n_iter, hit_max_iter = 0, False
+    snapshot = None
 
-    for epoch in range(1, max_iter + 1):
+    epoch = 1
+    while epoch <= max_iter:
         start_time = time.perf_counter()
-        learning_rate = optimizer.learning_rate
+        learning_rate = float(schedule.rate(progress.n_seen))
+        optimizer.learning_rate = learning_rate
+        if max_restarts > progress.n_restarts:
+            snapshot = _snapshot(theta, state, progress, order)
         if shuffle:
             # scikit-learn composes order[permutation]; shuffling order in place
             # makes the same swaps from the same draws, without two new arrays.
             rng.shuffle(order)
 
-        accumulated = 0.0
+        accumulated, norm, diverged = 0.0, None, None
         for batch in gen_batches(n_samples, batch_size):
             if gather:
                 X_batch, Y_batch, sw_batch = gather_batch(order[batch])
@@ -441,55 +558,133 @@ def train_minibatch(
                 continue
             value = objective(theta, X_batch, Y_batch, sw_batch, grad)
             if not math.isfinite(value):
-                raise TrainingDiverged(len(progress.loss_curve) + 1, value)
+                diverged = value
+                break
             if progress.reference_loss is None:
                 progress.reference_loss = value
             accumulated += value * (batch.stop - batch.start)
+            if max_grad_norm is not None:
+                norm = _gradient_norm(grad)
+                if norm > max_grad_norm:
+                    grad *= max_grad_norm / norm
             optimizer.step(theta, grad)
+            if averager is not None:
+                averager.after_step(theta)
+
+        loss = accumulated / n_samples
+        if diverged is None:
+            exploded = loss > DIVERGENCE_FACTOR * max(progress.reference_loss, 1.0)
+            # The epoch's last step may overflow weights after its loss was taken.
+            if exploded or not np.isfinite(theta).all():
+                diverged = loss
+        if diverged is not None:
+            epoch_number = len(progress.loss_curve) + 1
+            if progress.n_restarts >= max_restarts:
+                raise TrainingDiverged(epoch_number, diverged)
+            _restore(snapshot, theta, state, progress, order)
+            progress.n_restarts += 1
+            schedule.factor /= 10.0
+            progress.history.append(
+                _record(epoch_number, diverged, learning_rate, None, start_time)
+                | {"restart": True}
+            )
+            if warn is not None:
+                warn(
+                    f"Training diverged at epoch {epoch_number} (loss {diverged:.6g}); "
+                    f"restarting it from the weights before it with the learning "
+                    f"rate divided by 10 (restart {progress.n_restarts} of "
+                    f"{max_restarts})."
+                )
+            continue
 
         n_iter += 1
-        loss = accumulated / n_samples
         progress.n_seen += n_samples
         progress.loss_curve.append(loss)
-        exploded = loss > DIVERGENCE_FACTOR * max(progress.reference_loss, 1.0)
-        # The epoch's last step may overflow weights after its loss was taken.
-        if exploded or not np.isfinite(theta).all():
-            raise TrainingDiverged(len(progress.loss_curve), loss)
-        optimizer.end_epoch(progress.n_seen)
-        record = {
-            "epoch": len(progress.loss_curve),
-            "loss": loss,
-            "learning_rate": learning_rate,
-            "seconds": time.perf_counter() - start_time,
-        }
-        if run_hooks(hooks, record, theta, state):
-            break
-        if incremental:
+        schedule.end_epoch()
+        if averager is not None:
+            averager.after_epoch(theta)
+        if norm is None:
+            # Without clipping, the norm of the epoch's last gradient.
+            norm = _gradient_norm(grad)
+        record = _record(
+            len(progress.loss_curve), loss, learning_rate, norm, start_time
+        )
+        weights = theta if averager is None else averager.weights(theta)
+        stop = run_hooks(hooks, record, weights, state)
+        record["seconds"] = time.perf_counter() - start_time
+        progress.history.append(record)
+        if stop or incremental:
             break
         if epoch == max_iter:
             hit_max_iter = True
+        epoch += 1
 
+    if averager is not None:
+        progress.live_theta = theta.copy()
+        theta = averager.weights(theta).copy()
     message = next((h.message for h in hooks if isinstance(h, PlateauRule)), "")
     return TrainResult(
         theta,
         n_iter,
-        progress.loss_curve[-1],
+        progress.loss_curve[-1] if progress.loss_curve else np.nan,
         hit_max_iter,
         progress.loss_curve,
         message,
     )
 
 
+def _record(epoch, loss, learning_rate, gradient_norm, start_time):
+    """One epoch's entry of the training history; hooks fill in the rest."""
+    return {
+        "epoch": epoch,
+        "loss": loss,
+        "validation_loss": None,
+        "validation_score": None,
+        "learning_rate": learning_rate,
+        "gradient_norm": gradient_norm,
+        "seconds": time.perf_counter() - start_time,
+        "restart": False,
+    }
+
+
+def _snapshot(theta, state, progress, order):
+    """What an epoch that diverges goes back to."""
+    return (
+        theta.copy(),
+        None if state is None else state.copy(),
+        copy.deepcopy(progress.optimizer.state_dict()),
+        None
+        if progress.averager is None
+        else copy.deepcopy(progress.averager.state_dict()),
+        order.copy(),
+        progress.reference_loss,
+    )
+
+
+def _restore(snapshot, theta, state, progress, order):
+    saved_theta, saved_state, optimizer, averager, saved_order, reference = snapshot
+    theta[...] = saved_theta
+    if state is not None:
+        state[...] = saved_state
+    progress.optimizer.load_state_dict(optimizer)
+    if averager is not None:
+        progress.averager.load_state_dict(averager)
+    order[...] = saved_order
+    progress.reference_loss = reference
+
+
 def train_lbfgs(
-    objective, theta, X, Y, sample_weight, *, max_iter, max_fun, tol, hooks=()
-):
+    objective, theta, X, Y, sample_weight, *, max_iter, max_fun, tol, hooks=(),
+    history=None,
+):  # fmt: skip
     """Minimise the full-batch objective with scipy's L-BFGS-B.
 
     The loss and gradient handed to scipy are exactly consistent (for several
     outputs too). After each iteration the ``hooks`` are called as in
-    ``train_minibatch``, with the iteration as ``epoch``; one returning True
-    ends the minimisation. Returns a ``TrainResult`` whose ``loss`` is the
-    final objective and whose ``loss_curve`` holds the objective after each
+    ``train_minibatch``, with the iteration as ``epoch``, and the record is
+    added to ``history`` (a list) if given; a hook returning True ends the
+    minimisation. Returns a ``TrainResult`` whose ``loss`` is the final
+    objective and whose ``loss_curve`` holds the objective after each
     iteration.
     """
     dtype = theta.dtype
@@ -497,6 +692,7 @@ def train_lbfgs(
     grad = np.empty_like(theta)
     curve = []
     clock = [time.perf_counter()]
+    stopped = [False]
 
     def fun(flat):
         work[...] = flat
@@ -508,16 +704,17 @@ def train_lbfgs(
 
     def callback(intermediate_result):
         curve.append(float(intermediate_result.fun))
-        now = time.perf_counter()
-        record = {
-            "epoch": len(curve),
-            "loss": curve[-1],
-            "learning_rate": None,
-            "seconds": now - clock[0],
-        }
-        clock[0] = now
+        # The line search ends on the accepted point, so the last gradient
+        # evaluated is that point's.
+        record = _record(len(curve), curve[-1], None, _gradient_norm(grad), clock[0])
         x = intermediate_result.x
-        if run_hooks(hooks, record, x.astype(dtype, copy=False), None):
+        stop = run_hooks(hooks, record, x.astype(dtype, copy=False), None)
+        now = time.perf_counter()
+        record["seconds"], clock[0] = now - clock[0], now
+        if history is not None:
+            history.append(record)
+        if stop:
+            stopped[0] = True
             # scipy's documented way for a callback to end the minimisation.
             raise StopIteration
 
@@ -531,6 +728,6 @@ def train_lbfgs(
     )
     if not np.isfinite(result.fun):
         raise TrainingDiverged(result.nit, result.fun, step="iteration")
-    message = "" if result.success else str(result.message)
+    message = "" if result.success or stopped[0] else str(result.message)
     theta = result.x.astype(dtype)
     return TrainResult(theta, int(result.nit), float(result.fun), False, curve, message)

@@ -1,0 +1,84 @@
+"""Learning-rate schedules: the step size of each epoch, for every minibatch solver."""
+
+# Authors: The skann developers
+# SPDX-License-Identifier: BSD-3-Clause
+
+import math
+
+SCHEDULES = ("constant", "invscaling", "adaptive", "cosine", "step", "exponential")
+
+# The adaptive schedule gives up once a plateau would push the step below this
+# (scikit-learn's threshold).
+MIN_ADAPTIVE_LEARNING_RATE = 1e-6
+
+# Each plateau of the adaptive schedule divides the step by this.
+ADAPTIVE_DIVISOR = 5.0
+
+
+class Schedule:
+    """The learning rate of each epoch.
+
+    ``rate(n_seen)`` gives the rate of the next epoch, the one with index
+    ``epoch`` (counted from 0 in this fit), after ``n_seen`` training samples
+    in all; ``end_epoch()`` moves to the next. The rate is ``learning_rate``
+    times ``factor`` (which the adaptive schedule and restarts after a
+    divergence shrink), shaped by the schedule:
+
+    - ``constant``, ``adaptive``: unchanged;
+    - ``invscaling``: divided by ``(n_seen + 1) ** power_t`` (scikit-learn's);
+    - ``cosine``: half a cosine from the rate down to ``min_learning_rate``
+      over the ``max_iter`` epochs after the warm-up;
+    - ``step``: multiplied by ``lr_decay`` every ``lr_step`` epochs, at once;
+    - ``exponential``: the same decay spread evenly over the epochs,
+      ``lr_decay ** (epoch / lr_step)``;
+
+    ``step`` and ``exponential`` stop at ``min_learning_rate``. The first
+    ``warmup_epochs`` epochs ramp linearly up to the rate:
+    ``(epoch + 1) / (warmup_epochs + 1)`` of it.
+    """
+
+    def __init__(
+        self, name, learning_rate, *, power_t=0.5, max_iter=200, lr_decay=0.5,
+        lr_step=10, min_learning_rate=0.0, warmup_epochs=0,
+    ):  # fmt: skip
+        self.name = name
+        self.learning_rate = float(learning_rate)
+        self.power_t, self.max_iter = power_t, max_iter
+        self.lr_decay, self.lr_step = lr_decay, lr_step
+        self.min_learning_rate, self.warmup_epochs = min_learning_rate, warmup_epochs
+        self.factor = 1.0
+        self.epoch = 0
+
+    def rate(self, n_seen=0):
+        base = self.learning_rate * self.factor
+        if self.epoch < self.warmup_epochs:
+            return base * (self.epoch + 1) / (self.warmup_epochs + 1)
+        epoch = self.epoch - self.warmup_epochs
+        name, floor = self.name, self.min_learning_rate
+        if name == "invscaling":
+            return base / (n_seen + 1) ** self.power_t
+        if name == "cosine":
+            horizon = max(self.max_iter - self.warmup_epochs, 1)
+            progress = min(epoch, horizon) / horizon
+            return floor + (base - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
+        if name == "step":
+            return max(floor, base * self.lr_decay ** (epoch // self.lr_step))
+        if name == "exponential":
+            return max(floor, base * self.lr_decay ** (epoch / self.lr_step))
+        return base
+
+    def end_epoch(self):
+        self.epoch += 1
+
+    def on_plateau(self, n_seen=0):
+        """React to a plateau; return True when training should stop."""
+        if self.name != "adaptive" or self.rate(n_seen) <= MIN_ADAPTIVE_LEARNING_RATE:
+            return True
+        self.factor /= ADAPTIVE_DIVISOR
+        return False
+
+    def state_dict(self):
+        return {"factor": self.factor, "epoch": self.epoch}
+
+    def load_state_dict(self, state):
+        self.factor, self.epoch = float(state["factor"]), int(state["epoch"])
