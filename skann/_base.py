@@ -232,6 +232,10 @@ class BaseANN(CallbackSupportMixin, BaseEstimator, metaclass=_ANNMeta):
         ``y`` is checked against them (``incremental`` for ``partial_fit``).
         """
 
+    def _make_loss(self, loss_name):
+        """The loss object training uses (bound to its parameters, if any)."""
+        return LOSSES[loss_name]
+
     @abstractmethod
     def _decode(self, raw):
         """Turn raw network output of shape (n_samples, n_outputs) into predictions."""
@@ -347,7 +351,9 @@ class BaseANN(CallbackSupportMixin, BaseEstimator, metaclass=_ANNMeta):
             theta, state = network.init(rng, X.dtype)
             self._progress = None
 
-        objective = Objective(network, LOSSES[loss_name], self.alpha, state, rng)
+        objective = Objective(
+            network, self._make_loss(loss_name), self.alpha, state, rng
+        )
         max_subtasks = 1 if incremental else self.max_iter
         with (
             fit_task(
@@ -420,6 +426,12 @@ class BaseANN(CallbackSupportMixin, BaseEstimator, metaclass=_ANNMeta):
                     f"has {len(hidden)} layers: give one rate per hidden layer, "
                     "or a single rate for all."
                 )
+        if self.batch_norm and self.batch_size == 1 and self.solver != "lbfgs":
+            raise ValueError(
+                "batch_norm=True needs minibatches of at least 2 rows: the "
+                "statistics of a single row have no variance. Use a larger "
+                "batch_size, or batch_norm=False for per-sample SGD."
+            )
         stochastic = any(np.atleast_1d(dropout)) or self.batch_norm
         if self.solver == "lbfgs" and stochastic:
             raise ValueError(
@@ -772,9 +784,14 @@ class _ValidationHook:
 
     def __call__(self, record, theta, state):
         raw = self.network.predict(theta, state, self.X)
-        if np.isfinite(raw).all():
+        with np.errstate(over="ignore"):
+            prediction = self.estimator._decode(raw)
+        finite = np.isfinite(raw).all() and (
+            prediction.dtype.kind not in "fc" or np.isfinite(prediction).all()
+        )
+        if finite:
             score = self.estimator._score_function(
-                self.y, self.estimator._decode(raw), sample_weight=self.sample_weight
+                self.y, prediction, sample_weight=self.sample_weight
             )
             loss, _ = self.objective.loss.value_and_delta(
                 self.Y, raw, self.sample_weight

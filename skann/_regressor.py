@@ -3,12 +3,17 @@
 # Authors: The skann developers
 # SPDX-License-Identifier: BSD-3-Clause
 
+from numbers import Real
+
+import numpy as np
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.metrics import r2_score
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import column_or_1d
 
 from skann._base import BaseANN, _is_stochastic
+from skann._core.losses import LOSSES, REGRESSION_LOSSES, make_loss
 
 
 class ANNRegressor(RegressorMixin, BaseANN):
@@ -217,6 +222,42 @@ class ANNRegressor(RegressorMixin, BaseANN):
         times per fit, with a ``ConvergenceWarning`` each time and a record in
         ``history_``; a fourth divergence raises. Not used by ``'lbfgs'``.
 
+    loss : {'squared_error', 'poisson', 'absolute_error', 'huber', \
+            'quantile'}, default='squared_error'
+        The loss of each output, on the network's output ``r``, summed over
+        outputs and averaged over samples:
+
+        - ``'squared_error'``: ``(r - y)^2 / 2``.
+        - ``'poisson'``: half the Poisson deviance with a log link, the
+          prediction being ``exp(r)``, as in
+          :class:`~sklearn.neural_network.MLPRegressor`; needs ``y >= 0``.
+        - ``'absolute_error'``: ``|r - y|``, for the conditional median.
+        - ``'huber'``: ``(r - y)^2 / 2`` within ``huber_delta`` of the
+          target, linear beyond; robust to outliers.
+        - ``'quantile'``: the pinball loss of the ``quantile``, for a
+          conditional quantile.
+
+        With L-BFGS the last three, which are not smooth, may end with a line
+        search failure; prefer ``'adam'`` or ``'sgd'``.
+
+    huber_delta : float, default=1.0
+        Where ``loss='huber'`` turns from quadratic to linear (on the scaled
+        target, with ``target_scaling``).
+
+    quantile : float, default=0.5
+        The quantile, in (0, 1), that ``loss='quantile'`` estimates.
+
+    target_scaling : {'standard'}, default=None
+        ``'standard'`` trains on each output standardised (minus its mean,
+        divided by its standard deviation; a constant output keeps scale 1)
+        and maps predictions back, as
+        :class:`~sklearn.compose.TransformedTargetRegressor` with a
+        :class:`~sklearn.preprocessing.StandardScaler` would. ``loss_``,
+        ``loss_curve_`` and ``history_`` are then on the scaled target. The
+        statistics come from the first ``fit`` or ``partial_fit`` and are kept
+        by warm starts and later ``partial_fit`` calls. Not with
+        ``loss='poisson'``.
+
     Attributes
     ----------
     loss_ : float
@@ -236,6 +277,14 @@ class ANNRegressor(RegressorMixin, BaseANN):
     validation_loss_curve_ : list of float or None
         The validation loss (the training objective on the held-out share)
         after each epoch with ``early_stopping=True``; None otherwise.
+
+    target_mean_ : ndarray of shape (n_outputs,) or None
+        The mean subtracted from each output with
+        ``target_scaling='standard'``; None otherwise.
+
+    target_scale_ : ndarray of shape (n_outputs,) or None
+        The scale each output was divided by with
+        ``target_scaling='standard'``; None otherwise.
 
     history_ : list of dict
         One record per epoch (per iteration for ``'lbfgs'``), with the same
@@ -349,14 +398,166 @@ class ANNRegressor(RegressorMixin, BaseANN):
     1.00
     """
 
+    _parameter_constraints: dict = {
+        **BaseANN._parameter_constraints,
+        "loss": [StrOptions(set(REGRESSION_LOSSES))],
+        "huber_delta": [Interval(Real, 0, None, closed="neither")],
+        "quantile": [Interval(Real, 0, 1, closed="neither")],
+        "target_scaling": [None, StrOptions({"standard"})],
+    }
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        *,
+        activation="relu",
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate=0.001,
+        learning_rate_schedule="constant",
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=0.0001,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-08,
+        n_iter_no_change=10,
+        max_fun=15000,
+        dropout=0.0,
+        batch_norm=False,
+        lr_decay=0.5,
+        lr_step=10,
+        min_learning_rate=0.0,
+        warmup_epochs=0,
+        max_grad_norm=None,
+        weight_averaging=None,
+        ema_decay=0.999,
+        swa_epochs=10,
+        early_stopping_metric="score",
+        on_divergence="raise",
+        loss="squared_error",
+        huber_delta=1.0,
+        quantile=0.5,
+        target_scaling=None,
+    ):
+        super().__init__(
+            hidden_layer_sizes,
+            activation=activation,
+            solver=solver,
+            alpha=alpha,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            learning_rate_schedule=learning_rate_schedule,
+            power_t=power_t,
+            max_iter=max_iter,
+            shuffle=shuffle,
+            random_state=random_state,
+            tol=tol,
+            verbose=verbose,
+            warm_start=warm_start,
+            momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            n_iter_no_change=n_iter_no_change,
+            max_fun=max_fun,
+            dropout=dropout,
+            batch_norm=batch_norm,
+            lr_decay=lr_decay,
+            lr_step=lr_step,
+            min_learning_rate=min_learning_rate,
+            warmup_epochs=warmup_epochs,
+            max_grad_norm=max_grad_norm,
+            weight_averaging=weight_averaging,
+            ema_decay=ema_decay,
+            swa_epochs=swa_epochs,
+            early_stopping_metric=early_stopping_metric,
+            on_divergence=on_divergence,
+        )
+        self.loss = loss
+        self.huber_delta = huber_delta
+        self.quantile = quantile
+        self.target_scaling = target_scaling
+
     def _encode_target(self, y, reset, incremental):
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         Y = y.reshape(-1, 1) if y.ndim == 1 else y
-        return Y, "squared_error"
+        if self.loss == "poisson":
+            if self.target_scaling is not None:
+                raise ValueError(
+                    "loss='poisson' models non-negative targets through a log "
+                    "link; standardising them would make them negative. Use "
+                    "target_scaling=None with it."
+                )
+            if np.any(Y < 0):
+                raise ValueError(
+                    "loss='poisson' needs y >= 0, but y has negative values "
+                    f"(the smallest is {np.nanmin(Y):.6g})."
+                )
+        if reset or not hasattr(self, "coefs_"):
+            # The first fit (or partial_fit) fixes the target's scaling.
+            self.target_mean_ = self.target_scale_ = None
+            if self.target_scaling == "standard":
+                self.target_mean_ = np.mean(Y, axis=0)
+                scale = np.std(Y, axis=0)
+                # A constant output keeps its scale, as StandardScaler does.
+                tiny = (
+                    10
+                    * np.finfo(np.float64).eps
+                    * np.maximum(np.abs(self.target_mean_), 1.0)
+                )
+                self.target_scale_ = np.where(scale > tiny, scale, 1.0)
+        if getattr(self, "target_mean_", None) is not None:
+            Y = (Y - self.target_mean_) / self.target_scale_
+        return Y, self.loss
+
+    def _make_loss(self, loss_name):
+        return make_loss(
+            loss_name, huber_delta=self.huber_delta, quantile=self.quantile
+        )
 
     def _decode(self, raw):
-        return raw.ravel() if raw.shape[1] == 1 else raw
+        y = LOSSES[self._loss_name].link(raw)
+        if getattr(self, "target_mean_", None) is not None:
+            y = y * self.target_scale_ + self.target_mean_
+        return y.ravel() if y.shape[1] == 1 else y
+
+    def predict(self, X):
+        """Predict using the fitted network.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            The predicted values.
+        """
+        with np.errstate(over="ignore"):
+            y = super().predict(X)
+        n_bad = np.count_nonzero(~np.isfinite(y.reshape(len(y), -1)).all(axis=1))
+        if n_bad:
+            raise ValueError(
+                f"The prediction is not finite for {n_bad} of {len(y)} samples: "
+                "the network's output is too large for the exponential of "
+                "loss='poisson'. Scale the inputs, for example with StandardScaler."
+            )
+        return y
 
     def _score_function(self, y, y_pred, sample_weight=None):
         return r2_score(y, y_pred, sample_weight=sample_weight)
