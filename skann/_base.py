@@ -66,15 +66,22 @@ class _ANNMeta(ABCMeta):
         return signature.replace(parameters=list(signature.parameters.values())[1:])
 
     def __call__(cls, *args, **kwargs):
-        renamed = sorted(set(kwargs) & set(_RENAMED))
-        if renamed:
-            name = renamed[0]
-            raise TypeError(
-                f"{cls.__name__} has no parameter {name!r}: skann calls it "
-                f"{_RENAMED[name]!r} ({name}={kwargs[name]!r} in scikit-learn's "
-                f"MLP estimators is {_RENAMED[name]}={kwargs[name]!r} here)."
-            )
+        message = _renamed_parameter(cls, kwargs)
+        if message:
+            raise TypeError(message)
         return super().__call__(*args, **kwargs)
+
+
+def _renamed_parameter(cls, params):
+    """What to say when ``params`` uses a name scikit-learn has and skann renamed."""
+    for name in sorted(set(params) & set(_RENAMED)):
+        new, value = _RENAMED[name], params[name]
+        return (
+            f"{cls.__name__} has no parameter {name!r}: skann calls it {new!r} "
+            f"({name}={value!r} in scikit-learn's MLP estimators is "
+            f"{new}={value!r} here)."
+        )
+    return None
 
 
 class BaseANN(CallbackSupportMixin, BaseEstimator, metaclass=_ANNMeta):
@@ -214,13 +221,9 @@ class BaseANN(CallbackSupportMixin, BaseEstimator, metaclass=_ANNMeta):
         super()._validate_params()
 
     def set_params(self, **params):
-        renamed = sorted(set(params) & set(_RENAMED))
-        if renamed:
-            name = renamed[0]
-            raise ValueError(
-                f"Invalid parameter {name!r} for estimator {type(self).__name__}: "
-                f"skann calls it {_RENAMED[name]!r}."
-            )
+        message = _renamed_parameter(type(self), params)
+        if message:
+            raise ValueError(message)
         return super().set_params(**params)
 
     @abstractmethod
