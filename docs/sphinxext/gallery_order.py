@@ -8,6 +8,8 @@ ORDER = (
     "plot_quick_start.py",
     "plot_toy_function.py",
     "plot_activations_wine.py",
+    "plot_batch_norm_sigmoid.py",
+    "plot_unstable_rows_rescued.py",
     "plot_solvers.py",
     "plot_mlp_parity.py",
     "plot_classification_proba.py",
