@@ -4,6 +4,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 
 import dataclasses
+import io
 import math
 import subprocess
 import sys
@@ -36,6 +37,7 @@ from skann.compare import (
     split_indices,
     write_report,
 )
+from skann.compare._progress import Progress
 from skann.datasets import _wine
 from skann.datasets._wine import WINE_QUALITY_FILES
 
@@ -434,3 +436,125 @@ def test_loss_curve_plot_says_what_best_means_and_colours_estimators(
         "row 8, skann",
         "row 8, MLPRegressor",
     ]
+
+
+class _Clock:
+    """A clock that moves only when told to."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_progress_off_a_terminal_is_a_line_every_ten_percent():
+    stream, clock = io.StringIO(), _Clock()
+    progress = Progress(stream, interactive=False, clock=clock)
+    progress.start("red", 20, "10 rows x 1 seed x 2 estimators")
+    for i in range(20):
+        clock.now += 1
+        progress.advance(f"fit {i + 1}")
+    progress.finish()
+    lines = stream.getvalue().splitlines()
+    assert "\r" not in stream.getvalue()
+    assert lines[0] == "[red] 20 fits: 10 rows x 1 seed x 2 estimators"
+    assert lines[1] == "[red] 2/20 fits (10%), 0:02: fit 2"
+    assert lines[-1] == "[red] 20/20 fits (100%), 0:20: fit 20"
+    assert len(lines) == 1 + 10
+
+
+def test_progress_off_a_terminal_writes_after_line_seconds_too():
+    stream, clock = io.StringIO(), _Clock()
+    progress = Progress(stream, interactive=False, line_seconds=30, clock=clock)
+    progress.start("white", 1000)
+    for seconds in (10, 20, 31, 40, 62):
+        clock.now = seconds
+        progress.advance("a slow fit")
+    lines = stream.getvalue().splitlines()
+    assert [line.split(",")[0] for line in lines[1:]] == [
+        "[white] 3/1000 fits (0%)",
+        "[white] 5/1000 fits (0%)",
+    ]
+    progress.finish()
+    assert stream.getvalue().splitlines()[1:] == lines[1:]
+
+
+def test_progress_on_a_terminal_redraws_one_line():
+    stream, clock = io.StringIO(), _Clock()
+    progress = Progress(stream, interactive=True, clock=clock)
+    progress.start("red", 4)
+    for i in range(4):
+        clock.now += 1
+        progress.advance(f"fit {i + 1}")
+        if i == 1:
+            progress.message("[red] grid search, skann: 1.0 s, best row 8")
+    progress.finish()
+    text = stream.getvalue()
+    # Only the message and the end of the bar start new lines.
+    lines = text.split("\n")
+    assert len(lines) == 3 and lines[-1] == ""
+    assert lines[0].endswith("[red] grid search, skann: 1.0 s, best row 8")
+    last = lines[1].split("\r")[-1]
+    assert last.startswith("red [########################] 4/4 100% 0:04  fit 4")
+
+
+def test_progress_counts_the_fits_joblib_completes(capsys):
+    from sklearn.linear_model import Ridge
+    from sklearn.model_selection import GridSearchCV
+
+    stream = io.StringIO()
+    progress = Progress(stream, interactive=False, line_percent=1)
+    progress.start("red", 1 + 3 * 2)
+    progress.advance("a row fit")
+    X, y = np.arange(20.0).reshape(10, 2), np.arange(10.0)
+    with progress.counting_joblib("grid search"):
+        print("a line of someone else's", file=sys.stderr)
+        GridSearchCV(Ridge(), {"alpha": [0.1, 1, 10]}, cv=2, n_jobs=1).fit(X, y)
+    assert progress.done == 7
+    assert stream.getvalue().splitlines()[-1].startswith("[red] 7/7 fits (100%)")
+    err = capsys.readouterr().err
+    assert err == "a line of someone else's\n"
+
+
+def test_command_line_quiet_shows_no_progress(wine_sample_data_home, capsys):
+    argv = ["compare", "--quick", "--rows", "8", "--quiet"]
+    assert main([*argv, "--data-home", str(wine_sample_data_home)]) == 0
+    out, err = capsys.readouterr()
+    assert "| 8 | 10 | tanh | 0.01 | 0.592 |" in out
+    assert err == "Add --out DIR to also write report.md and plots.\n"
+
+
+def test_command_line_dask_without_dask_installed(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    monkeypatch.setattr(_cli, "run_comparison", _refuse_to_fit)
+    for option in (["--dask"], ["--scheduler", "tcp://10.0.0.5:8786"]):
+        assert main(["compare", "--grid", *option]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"skann compare: error: argument {option[0]}: needs ")
+        assert err.endswith("pip install 'skann[dask]'\n") and err.count("\n") == 1
+
+
+def test_command_line_dask_needs_grid(capsys):
+    with pytest.raises(SystemExit) as excinfo:
+        main(["compare", "--dask"])
+    assert excinfo.value.code == 2
+    assert "argument --dask: runs the grid searches; add --grid" in (
+        capsys.readouterr().err
+    )
+    with pytest.raises(ValueError, match="grid=True"):
+        run_comparison("red", dask=True)
+
+
+def test_run_again_command_keeps_dask_options(quick_red):
+    from skann.compare._dask import DaskInfo
+
+    on_local = dataclasses.replace(quick_red, dask=DaskInfo(None, 2, 2), n_jobs=2)
+    assert "--grid --dask --jobs 2 --max-iter 30" in format_report(on_local)
+    address = "tcp://10.0.0.5:8786"
+    remote = dataclasses.replace(quick_red, dask=DaskInfo(address, 8, 32))
+    report = format_report(remote)
+    assert f"--grid --scheduler {address} --max-iter 30" in report
+    assert f"run on Dask, the scheduler at {address} of 8 workers, 32 threads" in (
+        report.replace("\n  ", " ")
+    )

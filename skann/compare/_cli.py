@@ -10,6 +10,7 @@ import sys
 
 import skann
 from skann.compare._article import parse_rows
+from skann.compare._dask import DaskUnavailable, check_dask
 from skann.compare._output import prepare_out_dir, write_report
 from skann.compare._protocol import DEFAULT_SEEDS, MAX_ITER, QUICK_MAX_ITER, QUICK_ROWS
 from skann.compare._report import format_report
@@ -78,8 +79,22 @@ def _parser():
     compare.add_argument(
         "--jobs",
         type=_positive_int,
-        default=1,
-        help="parallel jobs of the grid search (default: 1)",
+        help="parallel jobs of the grid search (default: 1); with --dask, the "
+        "workers of its LocalCluster (default: one per core); with --scheduler, "
+        "at most this many fits at once (default: the cluster's threads)",
+    )
+    dask = compare.add_mutually_exclusive_group()
+    dask.add_argument(
+        "--dask",
+        action="store_true",
+        help="run the grid searches on a Dask LocalCluster started for the run "
+        "(needs --grid and pip install 'skann[dask]')",
+    )
+    dask.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run the grid searches on the Dask cluster of this scheduler, "
+        "e.g. tcp://10.0.0.5:8786 (needs --grid and pip install 'skann[dask]')",
     )
     compare.add_argument(
         "--out",
@@ -95,6 +110,11 @@ def _parser():
         "--max-iter",
         type=_positive_int,
         help=f"epoch budget (default: {MAX_ITER}; with --quick {QUICK_MAX_ITER})",
+    )
+    compare.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bar on standard error",
     )
     compare.add_argument(
         "--data-home",
@@ -129,8 +149,9 @@ def main(argv=None):
     Returns
     -------
     status : int
-        The exit status: 0 on success, 1 if the data cannot be had, 2 for a
-        bad ``--out``. Other bad arguments raise ``SystemExit(2)``.
+        The exit status: 0 on success, 1 if the data or the Dask scheduler
+        cannot be had, 2 for a bad ``--out`` or ``--dask`` without dask
+        installed. Other bad arguments raise ``SystemExit(2)``.
     """
     parser, compare = _parser()
     # argparse leaves a subcommand's unknown options to the top-level parser,
@@ -138,6 +159,16 @@ def main(argv=None):
     args, extras = parser.parse_known_args(argv)
     if extras:
         _unrecognized(compare, extras)
+    option = "--dask" if args.dask else "--scheduler" if args.scheduler else None
+    if option and not args.grid:
+        compare.error(f"argument {option}: runs the grid searches; add --grid")
+    if option:
+        # Checked before the first fit, as --out is.
+        try:
+            check_dask()
+        except DaskUnavailable as exc:
+            print(f"skann compare: error: argument {option}: {exc}", file=sys.stderr)
+            return 2
     if args.out is not None:
         try:
             prepare_out_dir(args.out)
@@ -154,7 +185,8 @@ def main(argv=None):
             quick=args.quick,
             max_iter=args.max_iter,
             data_home=args.data_home,
-            verbose=True,
+            dask=args.scheduler or args.dask,
+            verbose=not args.quiet,
         )
     except DataFilesUnavailable as exc:
         message = exc.message(data_home_option="--data-home")

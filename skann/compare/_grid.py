@@ -39,7 +39,7 @@ def _neg_rmse_unless_diverged(pipeline, X, y, *, reference):
     return np.nan if reason else -root_mean_squared_error(y, y_pred)
 
 
-def grid_search(name, rows, numbers, X, y, *, max_iter, n_jobs):
+def grid_search(name, rows, numbers, X, y, *, max_iter, n_jobs, n_folds=N_FOLDS):
     """5-fold ``GridSearchCV`` over ``rows`` on seed 0's train + validation.
 
     Parameters
@@ -63,7 +63,10 @@ def grid_search(name, rows, numbers, X, y, *, max_iter, n_jobs):
         Epoch budget of every fit.
 
     n_jobs : int or None
-        Parallel jobs of the search.
+        Parallel jobs of the search, on joblib's active backend.
+
+    n_folds : int, default=N_FOLDS
+        Folds of the cross-validation.
 
     Returns
     -------
@@ -95,7 +98,7 @@ def grid_search(name, rows, numbers, X, y, *, max_iter, n_jobs):
         pipeline,
         param_grid,
         scoring=partial(_neg_rmse_unless_diverged, reference=reference),
-        cv=KFold(N_FOLDS, shuffle=True, random_state=0),
+        cv=KFold(n_folds, shuffle=True, random_state=0),
         n_jobs=n_jobs,
         refit=False,
         error_score=np.nan,
@@ -113,7 +116,7 @@ def grid_search(name, rows, numbers, X, y, *, max_iter, n_jobs):
         search_seconds = time.perf_counter() - start
 
         fold_rmse = -np.column_stack(
-            [search.cv_results_[f"split{k}_test_score"] for k in range(N_FOLDS)]
+            [search.cv_results_[f"split{k}_test_score"] for k in range(n_folds)]
         )
         diverged = np.isnan(fold_rmse)
         finished_rmse = [

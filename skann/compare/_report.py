@@ -403,10 +403,20 @@ def _method_section(result):
   `Pipeline(StandardScaler(), estimator)` with the same settings, one
   candidate per row of the table, scored by minus the RMSE on the held-out
   fold, or NaN for a fold that diverged (`error_score=nan` for a fit that
-  stopped with an error), `n_jobs={result.n_jobs}`. The best candidate is
+  stopped with an error), {_grid_jobs(result)}. The best candidate is
   refitted on the whole 85% and scored on seed 0's test rows; "search s" is
   the wall time of the cross-validation, "refit s" that of the refit.
 """
+
+
+def _grid_jobs(result):
+    """Where the grid searches' fits ran, for the method section."""
+    if result.dask is None:
+        return f"`n_jobs={result.n_jobs}`"
+    return (
+        f"run on Dask, {result.dask.describe()}, through joblib's Dask backend "
+        "with one BLAS thread per fit"
+    )
 
 
 def _command(result, out_dir=None):
@@ -418,7 +428,12 @@ def _command(result, out_dir=None):
     words += ["--seeds", str(len(result.seeds))]
     if any(c.grid for c in result.colors):
         words.append("--grid")
-        if result.n_jobs not in (None, 1):
+        if result.dask is not None:
+            scheduler = result.dask.scheduler
+            words += ["--dask"] if scheduler is None else ["--scheduler", scheduler]
+        if result.n_jobs not in (None, 1) or (
+            result.dask is not None and result.n_jobs
+        ):
             words += ["--jobs", str(result.n_jobs)]
     if result.max_iter != MAX_ITER:
         words += ["--max-iter", str(result.max_iter)]

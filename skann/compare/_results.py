@@ -92,3 +92,5 @@ class ComparisonResult:
     n_jobs: int | None
     total_seconds: float
     versions: dict
+    # Where the grid searches ran, a DaskInfo; None: joblib on this machine.
+    dask: object = None

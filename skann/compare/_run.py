@@ -4,9 +4,9 @@
 # SPDX-License-Identifier: BSD-3-Clause
 
 import math
-import sys
 import time
 import warnings
+from contextlib import ExitStack
 
 import numpy as np
 import sklearn
@@ -17,7 +17,9 @@ from threadpoolctl import threadpool_limits
 
 import skann
 from skann.compare._article import ARTICLE_ROWS, COLORS, parse_rows
+from skann.compare._dask import dask_backend
 from skann.compare._grid import grid_search
+from skann.compare._progress import NoProgress, Progress
 from skann.compare._protocol import (
     DEFAULT_SEEDS,
     ESTIMATORS,
@@ -101,9 +103,8 @@ def _outcome(fit):
     return f"{fit.n_iter} epochs, test RMSE {fit.rmse:.3f}"
 
 
-def _run_rows(color, X, y, numbers, seeds, max_iter, say):
+def _run_rows(X, y, numbers, seeds, max_iter, progress):
     """Fit every selected row with every estimator on every seed's split."""
-    n_fits, done = len(numbers) * len(seeds) * len(ESTIMATORS), 0
     results = []
     for number in numbers:
         row = ARTICLE_ROWS[number - 1]
@@ -112,33 +113,51 @@ def _run_rows(color, X, y, numbers, seeds, max_iter, say):
             for name in ESTIMATORS:
                 fit = _fit_one(name, row, X, y, seed, max_iter)
                 fits[name].append(fit)
-                done += 1
-                say(
-                    f"[{color} {done}/{n_fits}] row {number} of {len(ARTICLE_ROWS)}, "
-                    f"seed {seed}, {name}: {fit.seconds:.2f} s, {_outcome(fit)}"
+                progress.advance(
+                    f"row {number} of {len(ARTICLE_ROWS)}, seed {seed}, {name}: "
+                    f"{fit.seconds:.2f} s, {_outcome(fit)}"
                 )
         results.append(RowResult(number, row, fits))
     return results
 
 
-def _run_grids(color, X, y, numbers, max_iter, n_jobs, say):
+def _run_grids(color, X, y, numbers, max_iter, n_jobs, progress):
     """One grid search per estimator over the selected rows."""
     rows = [ARTICLE_ROWS[number - 1] for number in numbers]
     grids = {}
     for name in ESTIMATORS:
-        say(f"[{color}] grid search, {name}: {len(rows) * N_FOLDS} fits ...")
-        grids[name] = grid_search(
-            name, rows, numbers, X, y, max_iter=max_iter, n_jobs=n_jobs
-        )
-        say(
-            f"[{color}] grid search, {name}: {grids[name].search_seconds:.1f} s, "
-            f"best row {grids[name].best_number}"
+        with progress.counting_joblib(f"grid search, {name}"):
+            grids[name] = grid_search(
+                name, rows, numbers, X, y, max_iter=max_iter, n_jobs=n_jobs
+            )
+        grid = grids[name]
+        progress.advance(f"grid search, {name}: refit of row {grid.best_number}")
+        progress.message(
+            f"[{color}] grid search, {name}: {grid.search_seconds:.1f} s, "
+            f"best row {grid.best_number}"
         )
     return grids
 
 
-def _print_to_stderr(message):
-    print(message, file=sys.stderr, flush=True)
+def _n_fits(numbers, seeds, grid):
+    """Fits of one colour: rows x seeds x estimators, then each grid's and refit."""
+    n_fits = len(numbers) * len(seeds) * len(ESTIMATORS)
+    if grid:
+        n_fits += len(ESTIMATORS) * (len(numbers) * N_FOLDS + 1)
+    return n_fits
+
+
+def _plan(numbers, seeds, grid):
+    plan = (
+        f"{len(numbers)} rows x {len(seeds)} seed{'s' if len(seeds) > 1 else ''} "
+        f"x {len(ESTIMATORS)} estimators"
+    )
+    if grid:
+        plan += (
+            f", then {len(ESTIMATORS)} grid searches ({len(numbers)} candidates "
+            f"x {N_FOLDS} folds, and a refit of the best)"
+        )
+    return plan
 
 
 def run_comparison(
@@ -151,6 +170,7 @@ def run_comparison(
     quick=False,
     max_iter=None,
     data_home=None,
+    dask=None,
     verbose=False,
 ):
     """Fit the articles' table with ANNRegressor and MLPRegressor side by side.
@@ -173,8 +193,9 @@ def run_comparison(
         estimators.
 
     n_jobs : int, default=None
-        Parallel jobs of the grid searches. The timed per-row fits always run
-        one at a time.
+        Parallel jobs of the grid searches; with ``dask=True`` the workers of
+        the LocalCluster (None: one per core). The timed per-row fits always
+        run one at a time.
 
     quick : bool, default=False
         A short run: fewer rows, one seed and an epoch budget of 30.
@@ -186,8 +207,16 @@ def run_comparison(
         Where the wine-quality files are cached; see
         :func:`skann.datasets.fetch_wine_quality`.
 
+    dask : bool or str, default=None
+        Run the grid searches on Dask, through joblib's Dask backend: True
+        starts a process-based ``LocalCluster`` of ``n_jobs`` workers of one
+        thread each for the run, a string is the address of a running
+        scheduler. Needs ``grid=True`` and the ``dask`` extra. The results are
+        those of a local run: every fit is seeded.
+
     verbose : bool, default=False
-        Print a progress line per fit on standard error.
+        Show progress on standard error: a bar per colour counting its fits,
+        redrawn in place on a terminal, plain lines every 10% otherwise.
 
     Returns
     -------
@@ -197,6 +226,12 @@ def run_comparison(
     """
     if color not in (*COLORS, "both"):
         raise ValueError(f"color must be 'red', 'white' or 'both', got {color!r}.")
+    if dask and not grid:
+        raise ValueError("dask runs the grid searches: set grid=True too.")
+    if not (dask is None or isinstance(dask, bool | str)):
+        raise ValueError(
+            f"dask must be True, False, None or a scheduler address, got {dask!r}."
+        )
     colors = list(COLORS) if color == "both" else [color]
     numbers = parse_rows(
         rows
@@ -205,7 +240,7 @@ def run_comparison(
     )
     seeds = tuple(range(seeds or (1 if quick else DEFAULT_SEEDS)))
     max_iter = max_iter or (QUICK_MAX_ITER if quick else MAX_ITER)
-    say = _print_to_stderr if verbose else lambda message: None
+    progress = Progress() if verbose else NoProgress()
     start = time.perf_counter()
     # Load first, so that missing data fails before minutes of training.
     data = {
@@ -213,23 +248,49 @@ def run_comparison(
     }
 
     color_results = []
-    # For these small matrices BLAS threads cost more than they bring and make
-    # timings depend on whatever else runs on the machine; one thread for all.
-    with threadpool_limits(limits=1):
+    with ExitStack() as stack:
+        # For these small matrices BLAS threads cost more than they bring and
+        # make timings depend on whatever else runs on the machine; one thread.
+        stack.enter_context(threadpool_limits(limits=1))
+        # An interrupted run still ends the bar's line.
+        stack.callback(progress.finish)
+        dask_info, grid_jobs = None, n_jobs
+        if dask:
+            # Before the first fit, so that a cluster that cannot be had fails
+            # before minutes of training.
+            dask_info = stack.enter_context(
+                dask_backend(
+                    scheduler=None if dask is True else dask,
+                    n_workers=n_jobs if dask is True else None,
+                )
+            )
+            grid_jobs = -1 if dask is True else (n_jobs or -1)
+            message = f"Grid searches on Dask: {dask_info.describe()}."
+            if dask_info.blas_limited:
+                message += (
+                    f" BLAS held to one thread on {dask_info.blas_limited} of "
+                    "them for the run."
+                )
+            progress.message(message)
         for c in colors:
             X, y = (np.asarray(a, dtype=np.float64) for a in data[c])
+            n_fits = _n_fits(numbers, seeds, grid)
+            progress.start(c, n_fits, _plan(numbers, seeds, grid))
             rows_start = time.perf_counter()
             result = ColorResult(
                 color=c,
                 n_samples=len(y),
                 target_std=float(np.std(y)),
-                rows=_run_rows(c, X, y, numbers, seeds, max_iter, say),
+                rows=_run_rows(X, y, numbers, seeds, max_iter, progress),
                 rows_seconds=time.perf_counter() - rows_start,
             )
             if grid:
                 grid_start = time.perf_counter()
-                result.grid = _run_grids(c, X, y, numbers, max_iter, n_jobs, say)
+                result.grid = _run_grids(
+                    c, X, y, numbers, max_iter, grid_jobs, progress
+                )
                 result.grid_seconds = time.perf_counter() - grid_start
+            progress.finish()
             color_results.append(result)
 
     return ComparisonResult(
@@ -245,4 +306,5 @@ def run_comparison(
             "scikit-learn": sklearn.__version__,
             "numpy": np.__version__,
         },
+        dask=dask_info,
     )
