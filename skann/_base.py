@@ -227,7 +227,7 @@ class BaseANN(CallbackSupportMixin, BaseEstimator, metaclass=_ANNMeta):
         return super().set_params(**params)
 
     @abstractmethod
-    def _encode_target(self, y, reset, incremental):
+    def _encode_target(self, y, reset, incremental, sample_weight=None):
         """Validate ``y`` and return ``(Y, loss_name)``.
 
         ``Y`` is an array of shape (n_samples, n_outputs). With ``reset`` the
@@ -305,8 +305,23 @@ class BaseANN(CallbackSupportMixin, BaseEstimator, metaclass=_ANNMeta):
             y_numeric=not is_classifier(self),
             reset=not continuing,
         )
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=X.dtype, ensure_non_negative=True
+            )
+            total = np.sum(sample_weight, dtype=np.float64)
+            if not np.isfinite(total):
+                raise ValueError(
+                    "sample_weight is so large that its sum overflows; divide the "
+                    "weights by a common factor (only their ratios matter)."
+                )
+            if not total > 0:
+                raise ValueError("sample_weight must have a positive sum.")
         Y, loss_name = self._encode_target(
-            y, reset=not continuing and not incremental, incremental=incremental
+            y,
+            reset=not continuing and not incremental,
+            incremental=incremental,
+            sample_weight=sample_weight,
         )
         if Y.dtype != bool:
             # Class indicators stay boolean (an eighth of the memory); targets
@@ -320,18 +335,6 @@ class BaseANN(CallbackSupportMixin, BaseEstimator, metaclass=_ANNMeta):
                     f"the range of {X.dtype}); drop or impute them before fitting."
                 )
         self._loss_name = loss_name
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(
-                sample_weight, X, dtype=X.dtype, ensure_non_negative=True
-            )
-            total = np.sum(sample_weight, dtype=np.float64)
-            if not np.isfinite(total):
-                raise ValueError(
-                    "sample_weight is so large that its sum overflows; divide the "
-                    "weights by a common factor (only their ratios matter)."
-                )
-            if not total > 0:
-                raise ValueError("sample_weight must have a positive sum.")
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True.")
         if (
@@ -534,6 +537,20 @@ class BaseANN(CallbackSupportMixin, BaseEstimator, metaclass=_ANNMeta):
                 raise ValueError(
                     "The validation set is too small. Increase 'validation_fraction' "
                     "or the size of your dataset."
+                )
+            if sw_train is not None and not np.any(sw_train):
+                raise ValueError(
+                    "Every sample of the training share has weight 0 after "
+                    "early stopping held out validation_fraction of the data; "
+                    "give more samples a positive weight or set "
+                    "early_stopping=False."
+                )
+            if sw_val is not None and not np.any(sw_val):
+                raise ValueError(
+                    "Every sample of the early-stopping validation share has "
+                    "weight 0, so it cannot be scored; give more samples a "
+                    "positive weight, change validation_fraction, or set "
+                    "early_stopping=False."
                 )
             sw_train, sw_val = self._with_class_weight(
                 y_train, [(y_train, sw_train), (y_val, sw_val)]

@@ -205,8 +205,10 @@ class ANNClassifier(ClassifierMixin, BaseANN):
         training rather than the last ones; early stopping scores and keeps
         the averaged weights. Not used by ``'lbfgs'``.
 
-        - ``'ema'``: an exponential moving average over steps with decay
-          ``ema_decay`` per step, bias-corrected as Adam's moments.
+        - ``'ema'``: an exponential moving average of the weights after each
+          step, starting at the first step's, with decay
+          ``min(ema_decay, (1 + t) / (10 + t))`` at step ``t``, so a short
+          fit does not keep its first, poor weights in the average.
         - ``'swa'``: the mean of the weights at the end of each of the last
           ``swa_epochs`` epochs.
 
@@ -454,7 +456,7 @@ class ANNClassifier(ClassifierMixin, BaseANN):
         )
         self.class_weight = class_weight
 
-    def _encode_target(self, y, reset, incremental):
+    def _encode_target(self, y, reset, incremental, sample_weight=None):
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         check_classification_targets(y)
@@ -506,16 +508,14 @@ class ANNClassifier(ClassifierMixin, BaseANN):
             )
         classes = self.classes_
         if isinstance(self.class_weight, str):
-            # 'balanced' on the classes training sees; any other class keeps 1.
-            present = np.unique(y_fit)
-            weights = compute_class_weight("balanced", classes=present, y=y_fit)
-            by_class = dict(zip(present, weights, strict=True))
-            factors = np.array([by_class.get(c, 1.0) for c in classes])
+            factors = _balanced_class_weight(classes, _labels(y_fit), parts[0][1])
         else:
-            factors = compute_class_weight(self.class_weight, classes=classes, y=y_fit)
+            factors = compute_class_weight(
+                self.class_weight, classes=classes, y=_labels(y_fit)
+            )
         weighted = []
         for y, sample_weight in parts:
-            factor = factors[np.searchsorted(classes, y)]
+            factor = factors[np.searchsorted(classes, _labels(y))]
             if sample_weight is not None:
                 factor = (factor * sample_weight).astype(sample_weight.dtype)
             weighted.append(factor)
@@ -619,3 +619,23 @@ class ANNClassifier(ClassifierMixin, BaseANN):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
         return tags
+
+
+def _labels(y):
+    """A 1-D label vector from y of shape (n,) or (n, 1)."""
+    return np.ravel(y) if y.ndim == 2 and y.shape[1] == 1 else y
+
+
+def _balanced_class_weight(classes, y, sample_weight):
+    """``n / (n_classes * count)``, with counts and n weighted by sample_weight.
+
+    Only the classes present (with positive weight) count; any other keeps 1.
+    As LogisticRegression's, so a row of weight k equals k repeated rows.
+    """
+    index = np.searchsorted(classes, y)
+    weights = None if sample_weight is None else np.asarray(sample_weight, float)
+    counts = np.bincount(index, weights=weights, minlength=len(classes))
+    present = counts > 0
+    factors = np.ones(len(classes))
+    factors[present] = counts.sum() / (np.count_nonzero(present) * counts[present])
+    return factors

@@ -197,8 +197,10 @@ class ANNRegressor(RegressorMixin, BaseANN):
         training rather than the last ones; early stopping scores and keeps
         the averaged weights. Not used by ``'lbfgs'``.
 
-        - ``'ema'``: an exponential moving average over steps with decay
-          ``ema_decay`` per step, bias-corrected as Adam's moments.
+        - ``'ema'``: an exponential moving average of the weights after each
+          step, starting at the first step's, with decay
+          ``min(ema_decay, (1 + t) / (10 + t))`` at step ``t``, so a short
+          fit does not keep its first, poor weights in the average.
         - ``'swa'``: the mean of the weights at the end of each of the last
           ``swa_epochs`` epochs.
 
@@ -491,7 +493,7 @@ class ANNRegressor(RegressorMixin, BaseANN):
         self.quantile = quantile
         self.target_scaling = target_scaling
 
-    def _encode_target(self, y, reset, incremental):
+    def _encode_target(self, y, reset, incremental, sample_weight=None):
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         Y = y.reshape(-1, 1) if y.ndim == 1 else y
@@ -511,8 +513,13 @@ class ANNRegressor(RegressorMixin, BaseANN):
             # The first fit (or partial_fit) fixes the target's scaling.
             self.target_mean_ = self.target_scale_ = None
             if self.target_scaling == "standard":
-                self.target_mean_ = np.mean(Y, axis=0)
-                scale = np.std(Y, axis=0)
+                # Weighted, so a row of weight k counts as k repeated rows.
+                self.target_mean_ = np.average(Y, axis=0, weights=sample_weight)
+                scale = np.sqrt(
+                    np.average(
+                        (Y - self.target_mean_) ** 2, axis=0, weights=sample_weight
+                    )
+                )
                 # A constant output keeps its scale, as StandardScaler does.
                 tiny = (
                     10
@@ -588,4 +595,6 @@ class ANNRegressor(RegressorMixin, BaseANN):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
+        # Poisson's log link models non-negative targets only.
+        tags.target_tags.positive_only = self.loss == "poisson"
         return tags

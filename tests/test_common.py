@@ -5,7 +5,6 @@
 
 import pytest
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import get_tags
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skann import ANNClassifier, ANNRegressor
@@ -25,24 +24,6 @@ _MULTILABEL_CLASS_WEIGHT = (
     "a multilabel row has no single class to weigh, so class_weight with a "
     "multilabel y raises by design; this check fits multilabel targets"
 )
-_BALANCED_COUNTS_BUG = (
-    "known bug: class_weight='balanced' counts the classes without "
-    "sample_weight (LogisticRegression weighs the counts), so a row of weight "
-    "k and a row repeated k times give different class weights"
-)
-_COLUMN_Y_BUG = (
-    "known bug: class_weight with a column-vector y of shape (n, 1) fails in "
-    "the loss (shapes (n, 1) and (n,) not aligned)"
-)
-_TARGET_SCALING_WEIGHTS_BUG = (
-    "known bug: target_scaling='standard' takes the targets' mean and standard "
-    "deviation without sample_weight, so a row of weight k and a row repeated "
-    "k times scale the targets differently"
-)
-_POISSON_TAG_BUG = (
-    "known bug: ANNRegressor does not set target_tags.positive_only for "
-    "loss='poisson', so this check fits negative targets, which it rejects"
-)
 _POISSON_MULTIOUTPUT = (
     "check_regressor_multioutput fits make_regression's targets without "
     "applying target_tags.positive_only; loss='poisson' rejects negative y"
@@ -50,11 +31,7 @@ _POISSON_MULTIOUTPUT = (
 
 
 def expected_failed_checks(estimator):
-    """Checks an option fails by design, each with its reason; and known bugs.
-
-    The known-bug entries go once skann is fixed (the strict xfail tests in
-    test_training_options.py fail then, as a reminder).
-    """
+    """Checks an option fails by design, each with its reason."""
     failed = {}
     if estimator.dropout:
         failed["check_sample_weight_equivalence_on_dense_data"] = _DROPOUT_WEIGHTS
@@ -67,7 +44,6 @@ def expected_failed_checks(estimator):
             "check_classifiers_multilabel_output_format_decision_function",
         ]:
             failed[check] = _MULTILABEL_CLASS_WEIGHT
-        failed["check_supervised_y_2d"] = _COLUMN_Y_BUG
     if getattr(estimator, "class_weight", None) == "balanced":
         for check in [
             "check_fit_score_takes_y",
@@ -75,27 +51,8 @@ def expected_failed_checks(estimator):
             "check_estimators_partial_fit_n_features",
         ]:
             failed[check] = _BALANCED_PARTIAL_FIT
-        failed["check_sample_weight_equivalence_on_dense_data"] = _BALANCED_COUNTS_BUG
-        failed["check_sample_weight_equivalence_on_sparse_data"] = _BALANCED_COUNTS_BUG
-    if getattr(estimator, "target_scaling", None) is not None:
-        for check in [
-            "check_sample_weight_equivalence_on_dense_data",
-            "check_sample_weight_equivalence_on_sparse_data",
-        ]:
-            failed[check] = _TARGET_SCALING_WEIGHTS_BUG
     if getattr(estimator, "loss", None) == "poisson":
         failed["check_regressor_multioutput"] = _POISSON_MULTIOUTPUT
-        if not get_tags(estimator).target_tags.positive_only:
-            for check in [
-                "check_fit_check_is_fitted",
-                "check_fit_idempotent",
-                "check_n_features_in",
-                "check_n_features_in_after_fitting",
-                "check_regressor_data_not_an_array",
-                "check_regressors_no_decision_function",
-                "check_regressors_train",
-            ]:
-                failed[check] = _POISSON_TAG_BUG
     return failed
 
 

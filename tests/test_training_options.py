@@ -240,9 +240,9 @@ def test_weight_averaging_equals_the_average_by_hand(Estimator, data, averaging)
     """Three steps of full-batch gradient descent, averaged by hand.
 
     The weights after step k are those of the same fit stopped at max_iter=k.
-    EMA starts from zero, takes each step's weights with decay d and is
-    divided by 1 - d**3; SWA is the mean of the last ``swa_epochs`` (or all)
-    end-of-epoch weights.
+    EMA starts at the first step's weights, then takes step t's (t = 1, 2)
+    with decay min(d, (1 + t) / (10 + t)); SWA is the mean of the last
+    ``swa_epochs`` (or all) end-of-epoch weights.
     """
     X, y = data
     params = {"learning_rate": 0.1, "n_iter_no_change": 100}
@@ -250,10 +250,10 @@ def test_weight_averaging_equals_the_average_by_hand(Estimator, data, averaging)
         flat(one_step(Estimator, X, max_iter=k, **params).fit(X, y)) for k in (1, 2, 3)
     ]
     if averaging["weight_averaging"] == "ema":
-        decay, total = averaging["ema_decay"], np.zeros_like(live[0])
-        for theta in live:
-            total = decay * total + (1 - decay) * theta
-        expected = total / (1 - decay**3)
+        expected = live[0]
+        for t, theta in enumerate(live[1:], start=1):
+            decay = min(averaging["ema_decay"], (1 + t) / (10 + t))
+            expected = decay * expected + (1 - decay) * theta
     else:
         expected = np.mean(live[-averaging["swa_epochs"] :], axis=0)
 
@@ -383,10 +383,6 @@ def test_early_stopping_on_the_loss_keeps_the_lowest_validation_loss(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: with early_stopping_metric='loss' best_validation_score_ stays -inf",
-)
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_early_stopping_on_the_loss_reports_the_kept_weights_score(Estimator, data):
     """best_validation_score_ is documented as the score of the kept weights."""
@@ -445,11 +441,6 @@ def test_balanced_class_weight_equals_the_sample_weight_it_implies(
     assert_same_weights(weighted, by_hand)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: class_weight='balanced' counts classes without sample_weight, "
-    "unlike LogisticRegression (sample-weight equivalence fails)",
-)
 def test_balanced_class_weight_counts_classes_by_sample_weight(multiclass_data):
     """Balanced weights from weighted class counts, times the sample weights.
 
@@ -513,9 +504,6 @@ def test_balanced_class_weight_is_not_available_in_partial_fit(multiclass_data):
     estimator.partial_fit(X, y, classes=np.unique(y))
 
 
-@pytest.mark.xfail(
-    strict=True, reason="bug: class_weight with a column-vector y fails in the loss"
-)
 def test_class_weight_accepts_a_column_vector_target(binary_data):
     """As for any classifier: y of shape (n, 1) is raveled, with a warning."""
     X, y = binary_data
@@ -567,10 +555,6 @@ def test_target_scaling_gives_a_constant_output_scale_one(multioutput_data):
     assert_allclose(estimator.target_scale_, StandardScaler().fit(Y).scale_, rtol=1e-14)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: target_scaling's mean and scale ignore sample_weight",
-)
 def test_target_scaling_weighs_the_statistics_by_sample_weight(regression_data):
     """Integer weights act as repeated rows, for the target's statistics too."""
     X, y = regression_data
@@ -710,8 +694,11 @@ def test_adaptive_schedule_lowers_adams_rate_on_plateaus(Estimator, data):
 def article_network(**params):
     """The articles' deep relu row that diverges at learning rate 0.1."""
     return ANNRegressor(
-        hidden_layer_sizes=(50, 30, 20, 10, 5), activation="relu", solver="sgd",
-        learning_rate=0.1, alpha=0.1, max_iter=10, **params,
+        **{
+            "hidden_layer_sizes": (50, 30, 20, 10, 5), "activation": "relu",
+            "solver": "sgd", "learning_rate": 0.1, "alpha": 0.1, "max_iter": 10,
+            **params,
+        }
     )  # fmt: skip
 
 
@@ -721,8 +708,18 @@ def red_wine_sample():
     return StandardScaler().fit_transform(X), y
 
 
+def _restart_warnings(caught):
+    return [
+        str(w.message)
+        for w in caught
+        if issubclass(w.category, ConvergenceWarning)
+        and "Training diverged" in str(w.message)
+    ]
+
+
 def test_on_divergence_restart_finishes_a_diverging_fit(red_wine_sample):
-    """Seed 7 diverges at epoch 3; two restarts at lr / 10 and / 100 finish it."""
+    """Seed 7 diverges at epoch 3; one restart at lr / 10 from the best epoch
+    so far trains it (the issue's relu lr 0.1 row)."""
     X, y = red_wine_sample
     with pytest.raises(TrainingDiverged, match="epoch 3"):
         article_network(random_state=7).fit(X, y)
@@ -731,34 +728,33 @@ def test_on_divergence_restart_finishes_a_diverging_fit(red_wine_sample):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         estimator.fit(X, y)
-    restarts = [
-        w
-        for w in caught
-        if issubclass(w.category, ConvergenceWarning)
-        and "Training diverged" in str(w.message)
-    ]
+    messages = _restart_warnings(caught)
     records = [r for r in estimator.history_ if r["restart"]]
-    assert len(records) == len(restarts) == 2
-    assert [r["epoch"] for r in records] == [3, 3]
-    assert [r["learning_rate"] for r in records] == pytest.approx([0.1, 0.01])
-    assert "restart 1 of 3" in str(restarts[0].message)
-    assert len(estimator.history_) == estimator.n_iter_ + 2
+    assert len(records) == len(messages) == 1
+    assert records[0]["epoch"] == 3
+    assert records[0]["learning_rate"] == pytest.approx(0.1)
+    assert "restart 1 of 3" in messages[0]
+    assert len(estimator.history_) == estimator.n_iter_ + 1
     assert estimator.n_iter_ == estimator.max_iter
-    assert np.isfinite(estimator.predict(X)).all()
-    # Every epoch from the third on runs at a hundredth of the rate.
+    # Every epoch after the restart runs at a tenth of the rate.
     normal = [r for r in estimator.history_ if not r["restart"]]
-    assert [r["learning_rate"] for r in normal[2:]] == pytest.approx([0.001] * 8)
+    assert [r["learning_rate"] for r in normal[2:]] == pytest.approx([0.01] * 8)
+    assert np.isfinite(estimator.predict(X)).all()
+    assert estimator.score(X, y) > 0.1
 
 
 def test_on_divergence_restart_raises_on_the_fourth_divergence(red_wine_sample):
-    """Seed 4 still diverges at epoch 3 after three restarts: the fourth raises."""
+    """At learning rate 1e3, a tenth, a hundredth and a thousandth of it still
+    diverge: after three restarts the fourth divergence raises."""
     X, y = red_wine_sample
-    estimator = article_network(random_state=4, on_divergence="restart")
+    estimator = article_network(
+        random_state=7, on_divergence="restart", learning_rate=1e3
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        with pytest.raises(TrainingDiverged, match="epoch 3"):
+        with pytest.raises(TrainingDiverged):
             estimator.fit(X, y)
-    messages = [str(w.message) for w in caught if "Training diverged" in str(w.message)]
+    messages = _restart_warnings(caught)
     assert [m.split("(restart ")[1] for m in messages] == [
         "1 of 3).",
         "2 of 3).",

@@ -165,12 +165,12 @@ class Progress:
 class WeightAverage:
     """The average of the weights over the last steps, which becomes the fit.
 
-    ``'ema'``: an exponential moving average over steps with ``decay`` per
-    step, started from zero and divided by ``1 - decay ** t`` (Adam's bias
-    correction), so after ``t`` steps it is the weighted mean of the ``t``
-    iterates with weights proportional to ``decay ** (t - i)``. ``'swa'``:
-    the plain mean of the weights at the end of each of the last ``window``
-    epochs.
+    ``'ema'``: an exponential moving average of the weights after each step,
+    starting at the first step's, with decay ``min(decay, (1 + t) /
+    (10 + t))`` at step ``t`` (counted from 0): the early, poor weights of a
+    short fit fade quickly, and a long fit averages over about
+    ``1 / (1 - decay)`` steps. ``'swa'``: the plain mean of the weights at
+    the end of each of the last ``window`` epochs.
     """
 
     def __init__(self, kind, size, dtype, decay=0.999, window=10):
@@ -184,8 +184,12 @@ class WeightAverage:
 
     def after_step(self, theta):
         if self.kind == "ema":
-            self.total *= self.decay
-            self.total += (1.0 - self.decay) * theta
+            if self.t == 0:
+                self.total[...] = theta
+            else:
+                decay = min(self.decay, (1 + self.t) / (10 + self.t))
+                self.total *= decay
+                self.total += (1.0 - decay) * theta
             self.t += 1
 
     def after_epoch(self, theta):
@@ -198,7 +202,7 @@ class WeightAverage:
         if self.t == 0:
             return theta
         if self.kind == "ema":
-            return np.divide(self.total, 1.0 - self.decay**self.t, out=self._out)
+            return self.total
         n = min(self.t, self.window)
         return np.mean(self.snapshots[:n], axis=0, out=self._out)
 
@@ -467,6 +471,8 @@ class PlateauRule:
             if self.monitor != "loss":
                 progress.best_theta = theta.copy()
                 progress.best_state = None if state is None else state.copy()
+                # The score of the kept weights, whichever value chose them.
+                progress.best_validation_score = record["validation_score"]
 
         if progress.no_improvement_count <= self.n_iter_no_change:
             return False
@@ -519,8 +525,8 @@ def train_minibatch(
     visits the same batches. A non-finite batch loss or an exploding epoch
     loss raises ``TrainingDiverged``, unless restarts remain
     (``max_restarts``): then the weights, state and optimizer go back to the
-    start of the epoch, the learning rate is divided by 10, ``warn`` is
-    called with a message and the epoch runs again.
+    start of the epoch whose loss was the lowest so far, the learning rate is
+    divided by 10, ``warn`` is called with a message and training goes on.
     """
     n_samples = X.shape[0]
     optimizer, schedule, averager = (
@@ -536,7 +542,10 @@ def train_minibatch(
     if gather:
         gather_batch = _Gather(X, Y, sample_weight, batch_size)
     n_iter, hit_max_iter = 0, False
-    snapshot = None
+    # What a restart goes back to: the start of the epoch with the lowest loss
+    # so far. The epoch before a divergence may already have blown the weights
+    # up while its loss, taken before each step, still looked sane.
+    snapshot, best_snapshot, best_epoch_loss = None, None, np.inf
     # Batch statistics of a single row are meaningless (zero variance).
     min_batch_size = 2 if objective.network.batch_norms else 1
 
@@ -547,6 +556,8 @@ def train_minibatch(
         optimizer.learning_rate = learning_rate
         if max_restarts > progress.n_restarts:
             snapshot = _snapshot(theta, state, progress, order)
+            if best_snapshot is None:
+                best_snapshot = snapshot
         if shuffle:
             # scikit-learn composes order[permutation]; shuffling order in place
             # makes the same swaps from the same draws, without two new arrays.
@@ -589,7 +600,7 @@ def train_minibatch(
             epoch_number = len(progress.loss_curve) + 1
             if progress.n_restarts >= max_restarts:
                 raise TrainingDiverged(epoch_number, diverged)
-            _restore(snapshot, theta, state, progress, order)
+            _restore(best_snapshot, theta, state, progress, order)
             progress.n_restarts += 1
             schedule.factor /= 10.0
             progress.history.append(
@@ -599,12 +610,14 @@ def train_minibatch(
             if warn is not None:
                 warn(
                     f"Training diverged at epoch {epoch_number} (loss {diverged:.6g}); "
-                    f"restarting it from the weights before it with the learning "
-                    f"rate divided by 10 (restart {progress.n_restarts} of "
-                    f"{max_restarts})."
+                    f"going back to the weights of its best epoch so far with "
+                    f"the learning rate divided by 10 (restart "
+                    f"{progress.n_restarts} of {max_restarts})."
                 )
             continue
 
+        if snapshot is not None and loss < best_epoch_loss:
+            best_snapshot, best_epoch_loss = snapshot, loss
         n_iter += 1
         progress.n_seen += n_samples
         progress.loss_curve.append(loss)
