@@ -28,9 +28,9 @@ class ANNClassifier(ClassifierMixin, BaseANN):
 
     Binary and multilabel targets get a logistic output with binary
     cross-entropy, multiclass targets a softmax output with cross-entropy,
-    both computed on the logits. The objective is that of
-    :class:`~sklearn.neural_network.MLPClassifier`, so results, grids and seeds
-    carry over. Training runs on skann's NumPy core.
+    both computed on the logits. Without ``class_weight`` the objective is
+    that of :class:`~sklearn.neural_network.MLPClassifier`, so results, grids
+    and seeds carry over. Training runs on skann's NumPy core.
 
     Parameters
     ----------

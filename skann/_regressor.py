@@ -19,10 +19,12 @@ from skann._core.losses import LOSSES, REGRESSION_LOSSES, make_loss
 class ANNRegressor(RegressorMixin, BaseANN):
     """Multi-layer perceptron regressor trained by backpropagation.
 
-    The network has an identity output and minimises half the squared error,
-    summed over outputs and averaged over samples, plus an L2 penalty: the
-    objective of :class:`~sklearn.neural_network.MLPRegressor`, so results,
-    grids and seeds carry over. Training runs on skann's NumPy core.
+    The network minimises a regression ``loss``, summed over outputs and
+    averaged over samples, plus an L2 penalty. The default, half the squared
+    error with an identity output, and ``'poisson'`` are the objectives of
+    :class:`~sklearn.neural_network.MLPRegressor`, so results, grids and seeds
+    carry over; ``'absolute_error'``, ``'huber'`` and ``'quantile'`` go
+    beyond it. Training runs on skann's NumPy core.
 
     Parameters
     ----------
