@@ -6,6 +6,6 @@
 from skann._classifier import ANNClassifier
 from skann._regressor import ANNRegressor
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"
 
 __all__ = ["ANNClassifier", "ANNRegressor", "__version__"]

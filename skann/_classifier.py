@@ -227,17 +227,19 @@ class ANNClassifier(ClassifierMixin, BaseANN):
     on_divergence : {'raise', 'restart'}, default='raise'
         What a fit whose loss becomes non-finite or explodes does:
         ``'raise'`` stops with :class:`~skann.exceptions.TrainingDiverged`;
-        ``'restart'`` goes back to the weights before the diverged epoch,
-        divides the learning rate by 10 and runs the epoch again, at most 3
-        times per fit, with a ``ConvergenceWarning`` each time and a record in
-        ``history_``; a fourth divergence raises. Not used by ``'lbfgs'``.
+        ``'restart'`` goes back to the weights at the start of the epoch with
+        the lowest training loss so far, divides the learning rate by 10 and
+        goes on, at most 3 times per fit, with a ``ConvergenceWarning`` each
+        time and a record in ``history_``; a fourth divergence raises. Not
+        used by ``'lbfgs'``.
 
     class_weight : dict, 'balanced' or None, default=None
         Weights of the classes, multiplied into ``sample_weight``: a dict
         ``{class_label: weight}`` (classes not listed weigh 1), or
-        ``'balanced'`` for ``n_samples / (n_classes * np.bincount(y))``,
-        computed on the share training sees (without the early-stopping
-        validation share). As :class:`~sklearn.linear_model.LogisticRegression`'s.
+        ``'balanced'`` for ``n_samples / (n_classes * np.bincount(y))``, with
+        samples counted by ``sample_weight`` and on the share training sees
+        (without the early-stopping validation share), as
+        :class:`~sklearn.linear_model.LogisticRegression`'s.
         Early stopping scores the validation share with the same weights.
         Not for multilabel targets; ``'balanced'`` is not available in
         ``partial_fit``.
@@ -275,8 +277,9 @@ class ANNClassifier(ClassifierMixin, BaseANN):
         (True for an epoch that diverged and was run again).
 
     best_validation_score_ : float or None
-        The best validation score, whose weights were kept; None without
-        early stopping.
+        The validation score of the weights early stopping kept (the best
+        score, with ``early_stopping_metric='score'``); None without early
+        stopping.
 
     t_ : int
         Number of training samples seen by the stochastic solvers.

@@ -1,4 +1,4 @@
-"""ANNRegressor: identity output and squared error on the shared network."""
+"""ANNRegressor: regression losses and target scaling on the shared network."""
 
 # Authors: The skann developers
 # SPDX-License-Identifier: BSD-3-Clause
@@ -221,10 +221,11 @@ class ANNRegressor(RegressorMixin, BaseANN):
     on_divergence : {'raise', 'restart'}, default='raise'
         What a fit whose loss becomes non-finite or explodes does:
         ``'raise'`` stops with :class:`~skann.exceptions.TrainingDiverged`;
-        ``'restart'`` goes back to the weights before the diverged epoch,
-        divides the learning rate by 10 and runs the epoch again, at most 3
-        times per fit, with a ``ConvergenceWarning`` each time and a record in
-        ``history_``; a fourth divergence raises. Not used by ``'lbfgs'``.
+        ``'restart'`` goes back to the weights at the start of the epoch with
+        the lowest training loss so far, divides the learning rate by 10 and
+        goes on, at most 3 times per fit, with a ``ConvergenceWarning`` each
+        time and a record in ``history_``; a fourth divergence raises. Not
+        used by ``'lbfgs'``.
 
     loss : {'squared_error', 'poisson', 'absolute_error', 'huber', \
             'quantile'}, default='squared_error'
@@ -253,7 +254,8 @@ class ANNRegressor(RegressorMixin, BaseANN):
 
     target_scaling : {'standard'}, default=None
         ``'standard'`` trains on each output standardised (minus its mean,
-        divided by its standard deviation; a constant output keeps scale 1)
+        divided by its standard deviation, both weighted by ``sample_weight``;
+        a constant output keeps scale 1)
         and maps predictions back, as
         :class:`~sklearn.compose.TransformedTargetRegressor` with a
         :class:`~sklearn.preprocessing.StandardScaler` would. ``loss_``,
@@ -300,8 +302,9 @@ class ANNRegressor(RegressorMixin, BaseANN):
         (True for an epoch that diverged and was run again).
 
     best_validation_score_ : float or None
-        The best validation score, whose weights were kept; None without
-        early stopping.
+        The validation score of the weights early stopping kept (the best
+        score, with ``early_stopping_metric='score'``); None without early
+        stopping.
 
     t_ : int
         Number of training samples seen by the stochastic solvers.
