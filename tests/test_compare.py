@@ -555,6 +555,6 @@ def test_run_again_command_keeps_dask_options(quick_red):
     remote = dataclasses.replace(quick_red, dask=DaskInfo(address, 8, 32))
     report = format_report(remote)
     assert f"--grid --scheduler {address} --max-iter 30" in report
-    assert f"run on Dask, the scheduler at {address} of 8 workers, 32 threads" in (
+    assert f"run on Dask, the scheduler at {address} of 8 workers (32 threads)" in (
         report.replace("\n  ", " ")
     )

@@ -85,7 +85,7 @@ def test_run_comparison_on_a_scheduler_matches_the_local_run(
     err = capsys.readouterr().err
     assert (
         f"Grid searches on Dask: the scheduler at {cluster.scheduler_address} "
-        "of 2 workers, 2 threads."
+        "of 2 workers (2 threads)."
     ) in err
     # The bar counts the grid's fits, which ran on the workers, to the end:
     # 2 row fits, then 5 folds and a refit per estimator.
@@ -154,7 +154,7 @@ def test_dask_backend_local_cluster_of_processes():
         assert (info.scheduler, info.workers, info.threads) == (None, 1, 1)
         # The Nanny starts the worker with OPENBLAS_NUM_THREADS=1.
         assert info.blas_limited == 0
-        assert info.describe() == "a LocalCluster of 1 worker, 1 thread"
+        assert info.describe() == "a LocalCluster of 1 worker (1 thread)"
 
 
 def train_out_of_core(model, X, y, n_passes=5, random_state=0):

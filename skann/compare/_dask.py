@@ -49,7 +49,7 @@ class DaskInfo:
     blas_limited: int = 0
 
     def describe(self):
-        """``"a LocalCluster of 2 workers, 2 threads"`` or the scheduler's."""
+        """``"a LocalCluster of 2 workers (2 threads)"`` or the scheduler's."""
         where = (
             "a LocalCluster"
             if self.scheduler is None
@@ -57,7 +57,7 @@ class DaskInfo:
         )
         workers = f"{self.workers} worker{'s' if self.workers != 1 else ''}"
         threads = f"{self.threads} thread{'s' if self.threads != 1 else ''}"
-        return f"{where} of {workers}, {threads}"
+        return f"{where} of {workers} ({threads})"
 
 
 def _blas_info():

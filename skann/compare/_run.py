@@ -147,15 +147,21 @@ def _n_fits(numbers, seeds, grid):
     return n_fits
 
 
+def _count(n, word, plural=None):
+    return f"{n} {word if n == 1 else plural or word + 's'}"
+
+
 def _plan(numbers, seeds, grid):
+    """What a colour's fits are, for the first line of its progress."""
     plan = (
-        f"{len(numbers)} rows x {len(seeds)} seed{'s' if len(seeds) > 1 else ''} "
-        f"x {len(ESTIMATORS)} estimators"
+        f"{_count(len(numbers), 'row')} x {_count(len(seeds), 'seed')} "
+        f"x {_count(len(ESTIMATORS), 'estimator')}"
     )
     if grid:
         plan += (
-            f", then {len(ESTIMATORS)} grid searches ({len(numbers)} candidates "
-            f"x {N_FOLDS} folds, and a refit of the best)"
+            f", then {_count(len(ESTIMATORS), 'grid search', 'grid searches')} "
+            f"({_count(len(numbers), 'candidate')} x {N_FOLDS} folds, and a refit "
+            "of the best)"
         )
     return plan
 
