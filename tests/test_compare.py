@@ -21,6 +21,7 @@ from skann.compare import (
     ESTIMATOR_SPECS,
     ESTIMATORS,
     N_FOLDS,
+    PARITY_PAIR,
     ColorResult,
     ComparisonResult,
     FitResult,
@@ -93,7 +94,7 @@ def made_up_result():
     for color, per_row in rmses.items():
         rows = []
         for number, values in per_row.items():
-            by_name = {"skann": values, "MLPRegressor": values}
+            by_name = {name: values for name in ESTIMATORS}
             if color == "white" and number == 3:
                 by_name["MLPRegressor"] = [None, None]
             rows.append(
@@ -333,17 +334,20 @@ def test_grid_search_applies_one_divergence_rule_to_every_estimator(quick_red):
     """Non-regression: the grid table set skann's "diverged in 5/5 folds" (its
     fits stopped) beside MLPRegressor's "blown up in 1/5" (a fold RMSE test)."""
     grids = quick_red.colors[0].grid
-    for name in ESTIMATORS:
+    for name in PARITY_PAIR:
         assert grids[name].n_diverged == [5, 0]
         assert math.isnan(grids[name].cv_rmse[0])
+    # The stabilisers (target scaling, clipping) rescue the row.
+    assert grids["skann-stabilised"].n_diverged == [0, 0]
+    assert np.isfinite(grids["skann-stabilised"].cv_rmse[0])
     report = format_report(quick_red, details=False)
     assert "blown up" not in report
     assert (
         "| 2 | 50,30,20,10,5 | relu | 0.1 | **diverged** in 5/5 folds "
-        "| **diverged** in 5/5 folds |"
+        "| **diverged** in 5/5 folds | "
     ) in report
     assert (
-        "A fold's fit counts as diverged, for both estimators alike, when its "
+        "A fold's fit counts as diverged, for every estimator alike, when its "
         "training loss became non-finite or passed 10^6 times the loss of "
         "predicting zero"
     ) in report
@@ -397,14 +401,22 @@ def test_rmse_plot_keeps_diverged_fits_off_the_rmse_axis(made_up_result, tmp_pat
     labels = [tick.get_text() for tick in white.get_yticklabels()]
     assert labels == [*ESTIMATORS, "article"]
     texts = [text.get_text() for text in white.texts]
-    assert sorted(texts) == ["1/2", "2/2", "diverged (NaN)"]
+    # skann and skann-stabilised share the made-up fits: 1 of 2 diverged.
+    assert sorted(texts) == ["1/2", "1/2", "2/2", "diverged (NaN)"]
     crosses = {
         (line.get_color(), float(line.get_ydata()[0]))
         for line in white.lines
         if line.get_marker() == "X"
     }
-    skann_colour, mlp_colour = (ESTIMATOR_SPECS[n].color for n in ESTIMATORS)
-    assert crosses == {(skann_colour, 0.0), (mlp_colour, 1.0), ("black", 2.0)}
+    skann_colour, mlp_colour, stab_colour = (
+        ESTIMATOR_SPECS[n].color for n in ESTIMATORS
+    )
+    assert crosses == {
+        (skann_colour, 0.0),
+        (mlp_colour, 1.0),
+        (stab_colour, 2.0),
+        ("black", 3.0),
+    }
     assert [text.get_text() for text in red.texts] == ["no fit diverged"]
     assert to_rgba(skann_colour) != to_rgba(mlp_colour)
 
@@ -426,15 +438,11 @@ def test_loss_curve_plot_says_what_best_means_and_colours_estimators(
             if name:
                 assert line.get_color() == ESTIMATOR_SPECS[name].color
     assert [line.get_label() for line in red_loss.lines] == [
-        "row 8, skann",
-        "row 8, MLPRegressor",
-        "row 3, skann",
-        "row 3, MLPRegressor",
+        f"row {number}, {name}" for number in (8, 3) for name in ESTIMATORS
     ]
     # White row 3 diverged on seed 0, the seed drawn.
     assert [line.get_label() for line in white_loss.lines] == [
-        "row 8, skann",
-        "row 8, MLPRegressor",
+        f"row 8, {name}" for name in ESTIMATORS
     ]
 
 

@@ -273,23 +273,27 @@ class Objective:
                     self._pool.shutdown()
                 self._pool = None
 
-    def _plan(self, slot, theta, X, grad):
+    def _plan(self, theta, X, grad):
+        # Work arrays belong to the thread that runs the rows, not to a row
+        # group: a thread that runs several groups in turn reuses its arrays,
+        # which stay warm in its core's cache. Plans are per gradient buffer.
+        thread = threading.get_ident()
         n = X.shape[0]
         sparse = sp.issparse(X)
-        key = (slot, n, sparse)
+        key = (thread, n, sparse, id(grad))
         cached = self._plans.get(key)
         if cached is not None and cached[0] is theta and cached[1] is grad:
             return cached[2]
-        workspace = self._workspaces.get(slot)
+        workspace = self._workspaces.get(thread)
         if (
             workspace is None
             or workspace.capacity < n
             or workspace.dtype != theta.dtype
         ):
             workspace = Workspace(n, theta.dtype, self.network.max_width)
-            self._workspaces[slot] = workspace
+            self._workspaces[thread] = workspace
             # Plans cut from a replaced workspace would keep its memory alive.
-            for old in [k for k in self._plans if k[0] == slot]:
+            for old in [k for k in self._plans if k[0] == thread]:
                 del self._plans[old]
         state = self.state
         if state is None or state.dtype != theta.dtype:
@@ -300,53 +304,62 @@ class Objective:
         self._plans[key] = (theta, grad, plan)
         return plan
 
-    def _rows(self, theta, X, Y, sample_weight, total, grad, slot):
+    def _step(self, itemsize):
+        """Rows of a cache-sized block (all rows, for a network not row-separable)."""
+        return max(256, _CACHE_BYTES // (self.network.max_width * itemsize))
+
+    def _rows(self, theta, X, Y, sample_weight, total, grad):
         """Loss of rows X (normalised by ``total``) and its gradient into grad."""
         n = X.shape[0]
-        step = n
-        if self.network.row_separable:
-            step = max(
-                256, _CACHE_BYTES // (self.network.max_width * theta.dtype.itemsize)
-            )
+        step = self._step(theta.dtype.itemsize) if self.network.row_separable else n
         if n > step:
             # Sub-blocks small enough that a layer's activations, deltas and
             # scratch stay in the core's cache between the passes over them.
             # Every part is normalised by ``total``, so gradients add up.
-            part = self._part_grads.get(slot)
+            thread = threading.get_ident()
+            part = self._part_grads.get(thread)
             if part is None or part.shape != grad.shape or part.dtype != grad.dtype:
-                part = self._part_grads[slot] = np.empty_like(grad)
+                part = self._part_grads[thread] = np.empty_like(grad)
             value = 0.0
             for start in range(0, n, step):
                 rows = slice(start, min(start + step, n))
                 sw = None if sample_weight is None else sample_weight[rows]
                 out = grad if start == 0 else part
-                value += self._rows(theta, X[rows], Y[rows], sw, total, out, slot)
+                value += self._rows(theta, X[rows], Y[rows], sw, total, out)
                 if start:
                     grad += part
             return value
-        plan = self._plan(slot, theta, X, grad)
+        plan = self._plan(theta, X, grad)
         raw = plan.forward(X, sample_weight)
         value, delta = self.loss.value_and_delta(Y, raw, sample_weight, total)
         plan.backward(delta)
         return value
 
-    def _groups(self, n):
+    def _groups(self, n, itemsize=8):
         if not self.network.row_separable:
             return None
         work = n * self.network.work_per_row
         n_groups = min(_MAX_GROUPS, work // _MIN_WORK_PER_GROUP)
         if n_groups < 2:
             return None
-        bounds = np.linspace(0, n, n_groups + 1).astype(int)
-        return [slice(a, b) for a, b in pairwise(bounds)]
+        step = self._step(itemsize)
+        n_blocks = -(-n // step)
+        if n_blocks >= n_groups:
+            # Edges on whole cache-sized blocks, so that no group ends in a
+            # ragged little block of its own.
+            edges = np.linspace(0, n_blocks, n_groups + 1).round().astype(int)
+            edges = np.minimum(edges * step, n)
+        else:
+            edges = np.linspace(0, n, n_groups + 1).astype(int)
+        return [slice(a, b) for a, b in pairwise(edges)]
 
     def __call__(self, theta, X, Y, sample_weight, grad):
         """Return the objective at ``theta`` and write its gradient into ``grad``."""
         n = X.shape[0]
         total = n if sample_weight is None else float(np.sum(sample_weight))
-        groups = self._groups(n)
+        groups = self._groups(n, theta.dtype.itemsize)
         if groups is None:
-            value = self._rows(theta, X, Y, sample_weight, total, grad, 0)
+            value = self._rows(theta, X, Y, sample_weight, total, grad)
         else:
             while len(self._group_grads) < len(groups) - 1:
                 self._group_grads.append(np.empty_like(grad))
@@ -362,9 +375,8 @@ class Objective:
                     None if sample_weight is None else sample_weight[group],
                     total,
                     out,
-                    slot,
                 )
-                for slot, (group, out) in enumerate(zip(groups, outs, strict=True))
+                for group, out in zip(groups, outs, strict=True)
             ]
             if self._pool is None:
                 values = [self._rows(*a) for a in args]

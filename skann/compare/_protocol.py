@@ -73,6 +73,17 @@ ESTIMATOR_SPECS = {
         EstimatorSpec(
             "MLPRegressor", "MLP", MLPRegressor, "learning_rate_init", "C1", "s"
         ),
+        # skann with the stabilisers that pay on this data (docs/user_guide/
+        # stabilisers.rst): the target standardised and the gradient clipped.
+        EstimatorSpec(
+            "skann-stabilised",
+            "stab",
+            ANNRegressor,
+            "learning_rate",
+            "C2",
+            "^",
+            {"target_scaling": "standard", "max_grad_norm": 1.0},
+        ),
     )
 }
 ESTIMATORS = tuple(ESTIMATOR_SPECS)
