@@ -235,13 +235,19 @@ def test_command_line_offline_without_data(tmp_path, monkeypatch, capsys):
         raise urllib.error.URLError("Temporary failure in name resolution")
 
     monkeypatch.setattr(_wine, "_fetch_bytes", offline)
-    status = main(["compare", "--quick", "--data-home", str(tmp_path)])
+    home = tmp_path / "empty"
+    argv = ["compare", "--quick", "--color", "both", "--data-home", str(home)]
+    status = main(argv)
     assert status == 1
     err = capsys.readouterr().err
-    assert WINE_QUALITY_FILES["red"].url in err
-    assert str(tmp_path / "winequality-red.csv") in err
+    # Every missing file is named, not only the first one.
+    for color in ("red", "white"):
+        assert WINE_QUALITY_FILES[color].url in err
+        assert str(home / f"winequality-{color}.csv") in err
     # The advice names the command's option, not the Python argument.
     assert "--data-home" in err and "data_home" not in err
+    # Nothing is created on failure.
+    assert not home.exists()
 
 
 def test_run_comparison_rejects_an_unknown_color():

@@ -34,7 +34,7 @@ from skann.compare._protocol import (
     split_indices,
 )
 from skann.compare._results import ColorResult, ComparisonResult, FitResult, RowResult
-from skann.datasets import fetch_wine_quality
+from skann.datasets import fetch_wine_quality, fetch_wine_quality_files
 
 
 def _fit_one(name, row, X, y, seed, max_iter=MAX_ITER):
@@ -248,7 +248,9 @@ def run_comparison(
     max_iter = max_iter or (QUICK_MAX_ITER if quick else MAX_ITER)
     progress = Progress() if verbose else NoProgress()
     start = time.perf_counter()
-    # Load first, so that missing data fails before minutes of training.
+    # Load first, so that missing data fails before minutes of training, and
+    # make every file available first, so that the error names all that are not.
+    fetch_wine_quality_files(colors, data_home=data_home)
     data = {
         c: fetch_wine_quality(c, data_home=data_home, return_X_y=True) for c in colors
     }
