@@ -754,7 +754,7 @@ def test_objective_does_not_depend_on_the_thread_count(monkeypatch, weighted):
     network = Network(NetworkSpec.build([10, 32, 16, 2], ("tanh", "gelu")))
     theta, _ = network.init(rng)
     objective = Objective(network, LOSSES["squared_error"], 0.3)
-    assert len(objective._groups(600)) == 4
+    assert len(objective._groups(600)) == 2
 
     sequential, threaded = np.empty_like(theta), np.empty_like(theta)
     with threadpool_limits(limits=1, user_api="blas"):

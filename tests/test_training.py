@@ -395,7 +395,7 @@ def test_row_groups_match_one_group(monkeypatch, weighted):
     theta, _ = network.init(rng)
     objective = Objective(network, LOSSES["squared_error"], 0.3)
     grad_split, grad_one = np.empty_like(theta), np.empty_like(theta)
-    assert len(objective._groups(2000)) == 4
+    assert len(objective._groups(2000)) == 2
     with objective.threads():
         value_split = objective(theta, X, Y, sample_weight, grad_split)
 
