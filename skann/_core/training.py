@@ -251,6 +251,7 @@ class Objective:
         self.network, self.loss, self.alpha = network, loss, alpha
         self.state, self.rng = state, rng
         self._plans = {}
+        self._last = None
         self._workspaces = {}
         self._group_grads = []
         self._part_grads = {}
@@ -361,9 +362,32 @@ class Objective:
         """Return the objective at ``theta`` and write its gradient into ``grad``."""
         n = X.shape[0]
         total = n if sample_weight is None else float(np.sum(sample_weight))
+        # The common case, one dense batch of the size last seen in one plan,
+        # skips the lookups below: per-sample SGD calls this a thousand times
+        # per epoch.
+        last = self._last
+        if (
+            last is not None
+            and last[0] == n
+            and last[1] is theta
+            and last[2] is grad
+            and type(X) is np.ndarray
+            and last[3] == threading.get_ident()
+        ):
+            plan = last[4]
+            raw = plan.forward(X, sample_weight)
+            value, delta = self.loss.value_and_delta(Y, raw, sample_weight, total)
+            plan.backward(delta)
+            return self._penalised(value, theta, grad, total)
         groups = self._groups(n)
         if groups is None:
             value = self._rows(theta, X, Y, sample_weight, total, grad)
+            single = not self.network.row_separable or n <= self._step(
+                theta.dtype.itemsize
+            )
+            if single and type(X) is np.ndarray:
+                plan = self._plan(theta, X, grad)
+                self._last = (n, theta, grad, threading.get_ident(), plan)
         else:
             while len(self._group_grads) < len(groups) - 1:
                 self._group_grads.append(np.empty_like(grad))
@@ -393,6 +417,10 @@ class Objective:
                 value += part
             for out in outs[1:]:
                 grad += out
+        return self._penalised(value, theta, grad, total)
+
+    def _penalised(self, value, theta, grad, total):
+        """Add the L2 penalty to the value and to the gradient in ``grad``."""
         if self.alpha:
             # d/dW of (alpha / 2) ||W||^2 / total, on all weight matrices at once.
             l2 = self.alpha / total
