@@ -156,3 +156,17 @@ def multilabel_data():
 def data(Estimator, regression_data, multiclass_data):
     """The dataset suited to the ``Estimator`` a shared test is parametrized by."""
     return multiclass_data if Estimator is ANNClassifier else regression_data
+
+
+def numerical_gradient(f, x, eps=1e-6):
+    """Central differences of ``f()`` with respect to each entry of ``x``."""
+    grad = np.empty_like(x)
+    for i in range(x.size):
+        original = x.flat[i]
+        x.flat[i] = original + eps
+        plus = f()
+        x.flat[i] = original - eps
+        minus = f()
+        x.flat[i] = original
+        grad.flat[i] = (plus - minus) / (2 * eps)
+    return grad

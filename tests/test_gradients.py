@@ -8,6 +8,7 @@ from itertools import pairwise
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from conftest import numerical_gradient
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy import special
 from threadpoolctl import threadpool_info, threadpool_limits
@@ -98,20 +99,6 @@ def make_problem(
     network = Network(spec)
     theta = rng.uniform(-1.0, 1.0, network.size)
     return X, Y, sample_weight, network, theta
-
-
-def numerical_gradient(f, x, eps=1e-6):
-    """Central differences of ``f()`` with respect to each entry of ``x``."""
-    grad = np.empty_like(x)
-    for i in range(x.size):
-        original = x.flat[i]
-        x.flat[i] = original + eps
-        plus = f()
-        x.flat[i] = original - eps
-        minus = f()
-        x.flat[i] = original
-        grad.flat[i] = (plus - minus) / (2 * eps)
-    return grad
 
 
 def unflatten(theta, layer_sizes, batch_norm):

@@ -8,6 +8,7 @@ from itertools import pairwise
 
 import numpy as np
 import pytest
+from conftest import numerical_gradient
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import mean_absolute_error, mean_pinball_loss
@@ -89,20 +90,6 @@ def value_and_delta(config, Y, raw, sample_weight=None, total=None):
     return make_loss(name, **params).value_and_delta(
         Y, raw.copy(), sample_weight, total
     )
-
-
-def numerical_gradient(f, x, eps=1e-6):
-    """Central differences of ``f()`` with respect to each entry of ``x``."""
-    grad = np.empty_like(x)
-    for i in range(x.size):
-        original = x.flat[i]
-        x.flat[i] = original + eps
-        plus = f()
-        x.flat[i] = original - eps
-        minus = f()
-        x.flat[i] = original
-        grad.flat[i] = (plus - minus) / (2 * eps)
-    return grad
 
 
 def test_configs_cover_every_loss():
