@@ -4,11 +4,8 @@
 # SPDX-License-Identifier: BSD-3-Clause
 
 import copy
-import inspect
 import warnings
-from abc import ABCMeta, abstractmethod
-from itertools import pairwise
-from numbers import Integral, Real
+from abc import abstractmethod
 
 import numpy as np
 import scipy.sparse as sp
@@ -16,12 +13,6 @@ from sklearn.base import BaseEstimator, _fit_context, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import (
-    Interval,
-    InvalidParameterError,
-    Options,
-    StrOptions,
-)
 from sklearn.utils.validation import (
     _check_sample_weight,
     check_is_fitted,
@@ -30,17 +21,32 @@ from sklearn.utils.validation import (
 
 from skann._callbacks import CallbackSupportMixin, fit_task
 from skann._core.activations import ACTIVATIONS
+from skann._core.averaging import AVERAGERS
 from skann._core.losses import LOSSES
-from skann._core.network import Network, NetworkSpec
-from skann._core.optimizers import OPTIMIZERS, SGD, Adam
-from skann._core.schedules import SCHEDULES, Schedule
+from skann._core.monitors import PlateauRule, ValidationMonitor, print_epoch
+from skann._core.network import FITTED_ARRAYS, Network, NetworkSpec
+from skann._core.objective import Objective
+from skann._core.optimizers import OPTIMIZERS
+from skann._core.schedules import Schedule
 from skann._core.training import (
-    Objective,
-    PlateauRule,
     Progress,
-    WeightAverage,
+    history_columns,
+    history_records,
     train_lbfgs,
     train_minibatch,
+)
+from skann._params import (
+    AVERAGING_PARAMS,
+    OPTIMIZER_PARAMS,
+    PARAMETER_CONSTRAINTS,
+    ANNMeta,
+    check_renamed_values,
+    check_training_params,
+    hidden_sizes,
+    is_activation,
+    is_rate,
+    per_layer,
+    renamed_parameter,
 )
 
 
@@ -49,42 +55,11 @@ def _is_stochastic(estimator):
     return estimator.solver != "lbfgs"
 
 
-# Constructor arguments of scikit-learn's MLP estimators that skann names
-# differently, with the skann parameter to use instead.
-_RENAMED = {
-    "learning_rate_init": "learning_rate",
-}
+# Restarts after a divergence that on_divergence='restart' allows in one fit.
+_MAX_RESTARTS = 3
 
 
-class _ANNMeta(ABCMeta):
-    """Points users of scikit-learn's parameter names at skann's."""
-
-    @property
-    def __signature__(cls):
-        # The constructor's own signature, not this ``__call__``'s.
-        signature = inspect.signature(cls.__init__)
-        return signature.replace(parameters=list(signature.parameters.values())[1:])
-
-    def __call__(cls, *args, **kwargs):
-        message = _renamed_parameter(cls, kwargs)
-        if message:
-            raise TypeError(message)
-        return super().__call__(*args, **kwargs)
-
-
-def _renamed_parameter(cls, params):
-    """What to say when ``params`` uses a name scikit-learn has and skann renamed."""
-    for name in sorted(set(params) & set(_RENAMED)):
-        new, value = _RENAMED[name], params[name]
-        return (
-            f"{cls.__name__} has no parameter {name!r}: skann calls it {new!r} "
-            f"({name}={value!r} in scikit-learn's MLP estimators is "
-            f"{new}={value!r} here)."
-        )
-    return None
-
-
-class BaseANN(CallbackSupportMixin, BaseEstimator, metaclass=_ANNMeta):
+class BaseANN(CallbackSupportMixin, BaseEstimator, metaclass=ANNMeta):
     """Shared base of ANNRegressor and ANNClassifier; not for direct use.
 
     Subclasses encode the target (``_encode_target``), decode the raw network
@@ -92,52 +67,7 @@ class BaseANN(CallbackSupportMixin, BaseEstimator, metaclass=_ANNMeta):
     (``_score_function``); everything else lives here.
     """
 
-    _parameter_constraints: dict = {
-        "hidden_layer_sizes": [
-            "array-like",
-            Interval(Integral, 1, None, closed="left"),
-        ],
-        "activation": [StrOptions(set(ACTIVATIONS)), list, tuple],
-        "solver": [StrOptions({*OPTIMIZERS, "lbfgs"})],
-        "alpha": [Interval(Real, 0, None, closed="left")],
-        "batch_size": [
-            StrOptions({"auto"}),
-            Interval(Integral, 1, None, closed="left"),
-        ],
-        "learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "learning_rate_schedule": [StrOptions(set(SCHEDULES))],
-        "power_t": [Interval(Real, 0, None, closed="left")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "shuffle": ["boolean"],
-        "random_state": ["random_state"],
-        "tol": [Interval(Real, 0, None, closed="left")],
-        "verbose": ["verbose"],
-        "warm_start": ["boolean"],
-        "momentum": [Interval(Real, 0, 1, closed="both")],
-        "nesterovs_momentum": ["boolean"],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
-        "beta_1": [Interval(Real, 0, 1, closed="left")],
-        "beta_2": [Interval(Real, 0, 1, closed="left")],
-        "epsilon": [Interval(Real, 0, None, closed="neither")],
-        "n_iter_no_change": [
-            Interval(Integral, 1, None, closed="left"),
-            Options(Real, {np.inf}),
-        ],
-        "max_fun": [Interval(Integral, 1, None, closed="left")],
-        "dropout": [Interval(Real, 0, 1, closed="left"), list, tuple],
-        "batch_norm": ["boolean"],
-        "lr_decay": [Interval(Real, 0, 1, closed="right")],
-        "lr_step": [Interval(Integral, 1, None, closed="left")],
-        "min_learning_rate": [Interval(Real, 0, None, closed="left")],
-        "warmup_epochs": [Interval(Integral, 0, None, closed="left")],
-        "max_grad_norm": [None, Interval(Real, 0, None, closed="neither")],
-        "weight_averaging": [None, StrOptions({"ema", "swa"})],
-        "ema_decay": [Interval(Real, 0, 1, closed="neither")],
-        "swa_epochs": [Interval(Integral, 1, None, closed="left")],
-        "early_stopping_metric": [StrOptions({"score", "loss"})],
-        "on_divergence": [StrOptions({"raise", "restart"})],
-    }
+    _parameter_constraints: dict = dict(PARAMETER_CONSTRAINTS)
 
     def __init__(
         self,
@@ -217,11 +147,11 @@ class BaseANN(CallbackSupportMixin, BaseEstimator, metaclass=_ANNMeta):
     def _validate_params(self):
         # Values scikit-learn's MLP estimators accept for a parameter skann
         # uses differently get a pointer before the generic message.
-        self._check_renamed_values()
+        check_renamed_values(self)
         super()._validate_params()
 
     def set_params(self, **params):
-        message = _renamed_parameter(type(self), params)
+        message = renamed_parameter(type(self), params)
         if message:
             raise ValueError(message)
         return super().set_params(**params)
@@ -247,6 +177,10 @@ class BaseANN(CallbackSupportMixin, BaseEstimator, metaclass=_ANNMeta):
     def _score_function(self, y, y_pred, sample_weight=None):
         """The score used for early stopping (higher is better)."""
 
+    @abstractmethod
+    def _constant_prediction(self, y, sample_weight):
+        """The best constant prediction of ``y``: what a collapsed fit predicts."""
+
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         """Fit the network to data matrix X and target(s) y.
@@ -271,7 +205,7 @@ class BaseANN(CallbackSupportMixin, BaseEstimator, metaclass=_ANNMeta):
         """
         return self._fit(X, y, sample_weight, incremental=False)
 
-    def _fit(self, X, y, sample_weight, incremental):
+    def _fit(self, X, y, sample_weight, incremental, prepare=None):
         if incremental and hasattr(self, "coefs_"):
             # scikit-learn skips validation in partial_fit once fitted; a
             # parameter set since then must still be checked before training.
@@ -280,6 +214,8 @@ class BaseANN(CallbackSupportMixin, BaseEstimator, metaclass=_ANNMeta):
         # estimator as it was before the call: training works on copies.
         snapshot = dict(vars(self))
         try:
+            if prepare is not None:
+                prepare()
             # Overflow on the way to a divergence is reported as one clear error.
             with np.errstate(over="ignore", invalid="ignore"):
                 return self._fit_checked(X, y, sample_weight, incremental)
@@ -290,6 +226,46 @@ class BaseANN(CallbackSupportMixin, BaseEstimator, metaclass=_ANNMeta):
 
     def _fit_checked(self, X, y, sample_weight, incremental):
         continuing = hasattr(self, "coefs_") and (self.warm_start or incremental)
+        check_training_params(self, incremental)
+        X, y, Y, sample_weight = self._validate_training_data(
+            X, y, sample_weight, continuing, incremental
+        )
+        network = Network(self._network_spec(X.shape[1], Y.shape[1]))
+        rng = check_random_state(self.random_state)
+        if continuing:
+            self._check_continuation(network.spec)
+            theta, state = self._fitted_vectors(network, X.dtype)
+        else:
+            theta, state = network.init(rng, X.dtype)
+        progress = self._progress(theta, incremental, continuing)
+        objective = Objective(
+            network, self._make_loss(self._loss_name), self.alpha, state, rng
+        )
+        max_subtasks = 1 if incremental else self.max_iter
+        with (
+            fit_task(
+                self, X, y, max_subtasks, network, theta, state, sample_weight,
+                progress,
+            ) as callback_hooks,
+            objective.threads(),
+        ):  # fmt: skip
+            if _is_stochastic(self):
+                result, monitor, rule = self._train_minibatch(
+                    objective, theta, X, y, Y, sample_weight, rng, progress,
+                    incremental, continuing, callback_hooks,
+                )  # fmt: skip
+            else:
+                result, monitor, rule = self._train_lbfgs(
+                    objective, theta, X, y, Y, sample_weight, progress,
+                    callback_hooks,
+                )  # fmt: skip
+            # The fit task ends on the fitted estimator: callbacks may score it.
+            self._store_fit(network, result, objective.state, progress, monitor, rule)
+        self._warn_after_fit(result, progress, X, y, sample_weight, continuing)
+        return self
+
+    def _validate_training_data(self, X, y, sample_weight, continuing, incremental):
+        """Checked ``X``, ``y``, the encoded target ``Y`` and ``sample_weight``."""
         if not is_classifier(self):
             _reject_string_targets(y)
             if sp.issparse(y):
@@ -309,15 +285,8 @@ class BaseANN(CallbackSupportMixin, BaseEstimator, metaclass=_ANNMeta):
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=X.dtype, ensure_non_negative=True
             )
-            total = np.sum(sample_weight, dtype=np.float64)
-            if not np.isfinite(total):
-                raise ValueError(
-                    "sample_weight is so large that its sum overflows; divide the "
-                    "weights by a common factor (only their ratios matter)."
-                )
-            if not total > 0:
-                raise ValueError("sample_weight must have a positive sum.")
-        Y, loss_name = self._encode_target(
+            _check_weight_sum(sample_weight, "sample_weight")
+        Y, self._loss_name = self._encode_target(
             y,
             reset=not continuing and not incremental,
             incremental=incremental,
@@ -334,283 +303,53 @@ class BaseANN(CallbackSupportMixin, BaseEstimator, metaclass=_ANNMeta):
                     f"{Y.shape[0]} samples (None, NaN or inf, or a value beyond "
                     f"the range of {X.dtype}); drop or impute them before fitting."
                 )
-        self._loss_name = loss_name
-        if self.early_stopping and incremental:
-            raise ValueError("partial_fit does not support early_stopping=True.")
-        if (
-            self.early_stopping
-            and self.solver != "lbfgs"
-            and not self.validation_fraction
-        ):
-            raise ValueError(
-                "early_stopping=True needs a validation share: set "
-                "validation_fraction above 0, or early_stopping=False."
-            )
-
-        spec = self._network_spec(X.shape[1], Y.shape[1])
-        network = Network(spec)
-        rng = check_random_state(self.random_state)
-        if continuing:
-            self._check_warm_start_shapes(spec)
-            theta, state = self._fitted_vectors(network, X.dtype)
-        else:
-            theta, state = network.init(rng, X.dtype)
-            self._progress = None
-
-        objective = Objective(
-            network, self._make_loss(loss_name), self.alpha, state, rng
-        )
-        max_subtasks = 1 if incremental else self.max_iter
-        with (
-            fit_task(
-                self, X, y, max_subtasks, network, theta, state, sample_weight
-            ) as callback_hooks,
-            objective.threads(),
-        ):
-            if self.solver == "lbfgs":
-                result = self._fit_lbfgs(
-                    objective, theta, X, y, Y, sample_weight, callback_hooks
-                )
-            else:
-                result = self._fit_minibatch(
-                    objective, network, theta, X, y, Y, sample_weight, rng,
-                    incremental, continuing, callback_hooks,
-                )  # fmt: skip
-            # The fit task ends on the fitted estimator: callbacks may score it.
-            self._set_fitted_network(network, result.theta, result.state, Y.shape[1])
-
-        if result.message and self.solver == "lbfgs":
-            warnings.warn(
-                f"lbfgs failed to converge after {result.n_iter} iteration(s): "
-                f"{result.message}. Increase max_iter or max_fun, or scale the "
-                "inputs, for example with StandardScaler.",
-                ConvergenceWarning,
-                stacklevel=4,
-            )
-        if result.hit_max_iter:
-            warnings.warn(
-                f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
-                "reached and the optimization hasn't converged yet.",
-                ConvergenceWarning,
-                stacklevel=4,
-            )
-        return self
+        return X, y, Y, sample_weight
 
     def _network_spec(self, n_features, n_outputs):
-        """The network the current parameters describe, checked."""
-        hidden = self._hidden_sizes()
-        activation = self.activation
-        if not isinstance(activation, str):
-            activation = tuple(activation)
-            bad = [
-                a for a in activation if not isinstance(a, str) or a not in ACTIVATIONS
-            ]
-            if bad:
-                raise InvalidParameterError(
-                    f"The 'activation' parameter of {type(self).__name__} must be a "
-                    f"str among {sorted(ACTIVATIONS)} or a list of them, one per "
-                    f"hidden layer; got {bad[0]!r}."
-                )
-            if len(activation) != len(hidden):
-                raise ValueError(
-                    f"activation has {len(activation)} entries but "
-                    f"hidden_layer_sizes has {len(hidden)} layers: give one "
-                    "activation per hidden layer, or a single name for all."
-                )
-        dropout = self.dropout
-        if not isinstance(dropout, Real):
-            dropout = tuple(dropout)
-            if not all(isinstance(r, Real) and 0 <= r < 1 for r in dropout):
-                raise InvalidParameterError(
-                    f"The 'dropout' parameter of {type(self).__name__} must be a "
-                    "float in [0, 1) or a list of them, one per hidden layer; "
-                    f"got {self.dropout!r}."
-                )
-            if len(dropout) != len(hidden):
-                raise ValueError(
-                    f"dropout has {len(dropout)} entries but hidden_layer_sizes "
-                    f"has {len(hidden)} layers: give one rate per hidden layer, "
-                    "or a single rate for all."
-                )
-        if self.batch_norm and self.batch_size == 1 and self.solver != "lbfgs":
-            raise ValueError(
-                "batch_norm=True needs minibatches of at least 2 rows: the "
-                "statistics of a single row have no variance. Use a larger "
-                "batch_size, or batch_norm=False for per-sample SGD."
-            )
-        stochastic = any(np.atleast_1d(dropout)) or self.batch_norm
-        if self.solver == "lbfgs" and stochastic:
-            raise ValueError(
-                "solver='lbfgs' needs a deterministic full-batch objective: it "
-                "cannot train with dropout or batch_norm. Use solver='adam' or "
-                "'sgd', or set dropout=0 and batch_norm=False."
-            )
+        """The network the current parameters describe."""
+        hidden = hidden_sizes(self)
+        n_hidden = len(hidden)
+        activations = per_layer(
+            self, "activation", n_hidden, is_activation, "a str among "
+            f"{sorted(ACTIVATIONS)}", "activation",
+        )  # fmt: skip
+        dropout = per_layer(
+            self, "dropout", n_hidden, is_rate, "a float in [0, 1)", "rate"
+        )
+        if not n_hidden:
+            # No hidden layer: the output layer's gain is that of the one name.
+            activations = self.activation if isinstance(self.activation, str) else ()
         return NetworkSpec.build(
-            [n_features, *hidden, n_outputs], activation, dropout, self.batch_norm
+            [n_features, *hidden, n_outputs], activations, dropout, self.batch_norm
         )
 
-    def _fitted_vectors(self, network, dtype):
-        """The flat parameter and state vectors of the fitted network."""
-        norm = getattr(self, "batch_norm_scales_", None) is not None
-        theta = network.pack(
-            self.coefs_,
-            self.intercepts_,
-            dtype,
-            self.batch_norm_scales_ if norm else (),
-            self.batch_norm_offsets_ if norm else (),
-        )
-        state = network.pack_state(
-            self.batch_norm_means_ if norm else (),
-            self.batch_norm_vars_ if norm else (),
-            dtype,
-        )
-        return theta, state
-
-    def _set_fitted_network(self, network, theta, state, n_outputs):
-        self.coefs_ = [W.copy() for W in network.coefs(theta)]
-        self.intercepts_ = [b.copy() for b in network.intercepts(theta)]
-        if network.batch_norms:
-            scales, offsets, means, variances = network.batch_norm_params(theta, state)
-            self.batch_norm_scales_ = [a.copy() for a in scales]
-            self.batch_norm_offsets_ = [a.copy() for a in offsets]
-            self.batch_norm_means_ = [a.copy() for a in means]
-            self.batch_norm_vars_ = [a.copy() for a in variances]
-        else:
-            self.batch_norm_scales_ = self.batch_norm_offsets_ = None
-            self.batch_norm_means_ = self.batch_norm_vars_ = None
-        # Predict builds the network from this record of the fitted one, never
-        # from the current parameters, which set_params may have changed.
-        spec = network.spec
-        self.hidden_activations_ = list(spec.activations)
-        self._fitted_spec = {
-            "layer_sizes": list(spec.layer_sizes),
-            "activations": list(spec.activations),
-            "dropout": list(spec.dropout),
-            "batch_norm": spec.batch_norm,
-            "init_gains": list(spec.init_gains),
-        }
-        self.n_layers_ = len(spec.layer_sizes)
-        self.n_outputs_ = n_outputs
-        self.out_activation_ = LOSSES[self._loss_name].out_activation
-
-    def _fit_lbfgs(self, objective, theta, X, y, Y, sample_weight, callback_hooks):
-        (sample_weight,) = self._with_class_weight(y, [(y, sample_weight)])
-        hooks = [_VerbosePrinter()] if self.verbose else []
-        hooks += callback_hooks
-        history = []
-        result = train_lbfgs(
-            objective, theta, X, Y, sample_weight, max_iter=self.max_iter,
-            max_fun=self.max_fun, tol=self.tol, hooks=hooks, history=history,
-        )  # fmt: skip
-        result.state = objective.state
-        self._progress = None
-        self.n_iter_ = result.n_iter
-        self.t_ = 0
-        self.loss_ = result.loss
-        self.loss_curve_ = result.loss_curve
-        self.history_ = history
-        self.best_loss_ = result.loss
-        self.validation_scores_ = None
-        self.validation_loss_curve_ = None
-        self.best_validation_score_ = None
-        return result
-
-    def _fit_minibatch(
-        self, objective, network, theta, X, y, Y, sample_weight, rng, incremental,
-        continuing, callback_hooks,
-    ):  # fmt: skip
-        """Run sgd or adam, with early stopping on a held-out share if asked."""
-        X_train, y_train, Y_train, sw_train = X, y, Y, sample_weight
-        hooks = []
-        if self.early_stopping:
-            stratify = Y if is_classifier(self) and Y.shape[1] == 1 else None
-            arrays = [X, Y, y] + ([] if sample_weight is None else [sample_weight])
-            split = train_test_split(
-                *arrays,
-                random_state=rng,
-                test_size=self.validation_fraction,
-                stratify=stratify,
+    def _check_continuation(self, spec):
+        """Refuse to continue training a network other than the fitted one."""
+        fitted = self._spec_of_fitted()
+        expected = list(zip(fitted.layer_sizes[:-1], fitted.layer_sizes[1:]))
+        got = list(zip(spec.layer_sizes[:-1], spec.layer_sizes[1:]))
+        if expected != got:
+            raise ValueError(
+                f"Cannot continue training: the fitted network has layer shapes "
+                f"{expected}, but the current parameters and data give {got}. "
+                "Set warm_start=False to train a new network."
             )
-            X_train, X_val, Y_train, Y_val, y_train, y_val = split[:6]
-            sw_train, sw_val = split[6:] if sample_weight is not None else (None, None)
-            if X_val.shape[0] < 2:
-                raise ValueError(
-                    "The validation set is too small. Increase 'validation_fraction' "
-                    "or the size of your dataset."
-                )
-            if sw_train is not None and not np.any(sw_train):
-                raise ValueError(
-                    "Every sample of the training share has weight 0 after "
-                    "early stopping held out validation_fraction of the data; "
-                    "give more samples a positive weight or set "
-                    "early_stopping=False."
-                )
-            if sw_val is not None and not np.any(sw_val):
-                raise ValueError(
-                    "Every sample of the early-stopping validation share has "
-                    "weight 0, so it cannot be scored; give more samples a "
-                    "positive weight, change validation_fraction, or set "
-                    "early_stopping=False."
-                )
-            sw_train, sw_val = self._with_class_weight(
-                y_train, [(y_train, sw_train), (y_val, sw_val)]
+        if fitted.batch_norm != spec.batch_norm:
+            raise ValueError(
+                f"Cannot continue training: the fitted network was trained with "
+                f"batch_norm={fitted.batch_norm}, the current parameters ask for "
+                f"batch_norm={spec.batch_norm}. Set warm_start=False to train a "
+                "new network."
             )
-            hooks.append(
-                _ValidationHook(self, network, objective, X_val, Y_val, y_val, sw_val)
-            )
-        else:
-            (sw_train,) = self._with_class_weight(y, [(y, sample_weight)])
-        if self.verbose:
-            hooks.append(_VerbosePrinter())
 
-        n_samples = X_train.shape[0]
-        batch_size = min(
-            200 if self.batch_size == "auto" else self.batch_size, n_samples
-        )
-        progress = self._progress_for(theta, objective, incremental, continuing)
-        if incremental and progress.live_theta is not None:
-            # Averaged weights are the fit; the optimizer goes on from its own.
-            theta[...] = progress.live_theta
-        if self.early_stopping:
-            hooks[0].progress = progress
-        hooks += callback_hooks
-        monitor = "loss"
-        if self.early_stopping:
-            monitor = f"validation_{self.early_stopping_metric}"
-        hooks.append(
-            PlateauRule(
-                progress, self.tol, self.n_iter_no_change, monitor=monitor,
-                log=print if self.verbose else None,
-            )
-        )  # fmt: skip
-
-        result = train_minibatch(
-            objective, theta, X_train, Y_train, sw_train, progress=progress,
-            batch_size=batch_size, max_iter=self.max_iter, shuffle=self.shuffle,
-            rng=rng, hooks=hooks, incremental=incremental,
-            max_grad_norm=self.max_grad_norm,
-            max_restarts=_MAX_RESTARTS if self.on_divergence == "restart" else 0,
-            warn=_warn_restart,
-        )  # fmt: skip
-        result.state = objective.state
-        if self.early_stopping:
-            result.theta, result.state = progress.best_theta, progress.best_state
-        self._progress = progress.to_dict()
-        self.n_iter_ = result.n_iter
-        self.t_ = progress.n_seen
-        self.loss_ = result.loss
-        self.loss_curve_ = progress.loss_curve
-        self.history_ = progress.history
-        self.best_loss_ = progress.best_loss
-        self.validation_scores_ = progress.validation_scores
-        self.validation_loss_curve_ = progress.validation_losses
-        self.best_validation_score_ = progress.best_validation_score
-        return result
-
-    def _progress_for(self, theta, objective, incremental, continuing):
-        """A fresh ``Progress``, or the one a continued fit goes on from."""
+    def _progress(self, theta, incremental, continuing):
+        """A fresh record of training, or the one a continued fit goes on from."""
+        if not _is_stochastic(self):
+            return Progress()
         size, dtype = theta.size, theta.dtype
-        optimizer = self._make_optimizer(size, dtype)
+        optimizer = OPTIMIZERS[self.solver](
+            size, dtype, *(getattr(self, p) for p in OPTIMIZER_PARAMS[self.solver])
+        )
         schedule = Schedule(
             self.learning_rate_schedule, self.learning_rate, power_t=self.power_t,
             max_iter=self.max_iter, lr_decay=self.lr_decay, lr_step=self.lr_step,
@@ -619,38 +358,155 @@ class BaseANN(CallbackSupportMixin, BaseEstimator, metaclass=_ANNMeta):
         )  # fmt: skip
         averager = None
         if self.weight_averaging is not None:
-            averager = WeightAverage(
-                self.weight_averaging, size, dtype, self.ema_decay, self.swa_epochs
+            averager = AVERAGERS[self.weight_averaging](
+                size, dtype, getattr(self, AVERAGING_PARAMS[self.weight_averaging])
             )
-        saved = getattr(self, "_progress", None) if continuing else None
+        progress = Progress(optimizer, schedule, averager)
+        saved = getattr(self, "_training_state", None) if continuing else None
         if saved is None:
-            progress = Progress(optimizer, schedule, averager)
-        else:
-            saved = copy.deepcopy(saved)
-            if not incremental:
-                # A warm start restarts the optimizer, as scikit-learn's does;
-                # partial_fit goes on with its state.
-                saved.update(optimizer=None, schedule=None, averager=None)
-                saved.update(live_theta=None, n_restarts=0)
-            if averager is None or saved.get("averager") is None:
-                saved["averager"] = None
-            progress = Progress.from_dict(saved, optimizer, schedule, averager)
-        if self.early_stopping and progress.validation_scores is None:
-            # First fit with early stopping (possibly after one without).
-            progress.validation_scores, progress.validation_losses = [], []
-            progress.best_validation_score = -np.inf
-            progress.best_validation_loss = np.inf
-            progress.best_loss = None
-            progress.best_theta = theta.copy()
-            progress.best_state = objective.state.copy()
-        elif not self.early_stopping and progress.validation_scores is not None:
-            progress.validation_scores = progress.validation_losses = None
-            progress.best_validation_score = progress.best_validation_loss = None
-            progress.best_theta = progress.best_state = None
-            progress.best_loss = min(progress.loss_curve, default=np.inf)
+            return progress
+        progress.history = history_records(self._history)
+        progress.n_seen = self.t_
+        progress.reference_loss = saved["reference_loss"]
+        if incremental:
+            # partial_fit goes on with the optimizer; a warm start restarts
+            # it, as scikit-learn's does.
+            progress.n_restarts = saved["n_restarts"]
+            for name in ("optimizer", "schedule", "averager"):
+                obj, state = getattr(progress, name), saved[name]
+                if obj is not None and state is not None:
+                    obj.load_state_dict(state)
+            if saved["live_theta"] is not None:
+                # The optimizer goes on from its own weights, not their average.
+                theta[...] = saved["live_theta"]
         return progress
 
-    def _with_class_weight(self, y_fit, parts):
+    def _train_lbfgs(
+        self, objective, theta, X, y, Y, sample_weight, progress, callback_hooks
+    ):
+        (sample_weight,) = self._with_class_weight(y, [(y, sample_weight)], X.dtype)
+        hooks = [print_epoch] if self.verbose else []
+        hooks += callback_hooks
+        result = train_lbfgs(
+            objective, theta, X, Y, sample_weight, progress=progress,
+            max_iter=self.max_iter, max_fun=self.max_fun, tol=self.tol, hooks=hooks,
+        )  # fmt: skip
+        return result, None, None
+
+    def _train_minibatch(
+        self, objective, theta, X, y, Y, sample_weight, rng, progress, incremental,
+        continuing, callback_hooks,
+    ):  # fmt: skip
+        """Run sgd or adam, with early stopping on a held-out share if asked."""
+        saved = getattr(self, "_training_state", None) if continuing else None
+        hooks, monitor = [], None
+        if self.early_stopping:
+            X, Y, sample_weight, validation = self._split_validation(
+                X, y, Y, sample_weight, rng
+            )
+            if saved is not None and self.best_validation_score_ is not None:
+                best = {
+                    "best_score": self.best_validation_score_,
+                    "best_loss": saved["best_validation_loss"],
+                }
+            else:
+                best = {}
+            monitor = ValidationMonitor(
+                objective, *validation, metric=self.early_stopping_metric,
+                theta=theta, state=objective.state, **best,
+            )  # fmt: skip
+            hooks.append(monitor)
+        else:
+            (sample_weight,) = self._with_class_weight(
+                y, [(y, sample_weight)], X.dtype
+            )
+        if self.verbose:
+            hooks.append(print_epoch)
+        hooks += callback_hooks
+        rule = self._plateau_rule(progress, monitor, saved)
+        hooks.append(rule)
+        batch_size = min(
+            200 if self.batch_size == "auto" else self.batch_size, X.shape[0]
+        )
+        result = train_minibatch(
+            objective, theta, X, Y, sample_weight, progress=progress,
+            batch_size=batch_size, max_iter=self.max_iter, shuffle=self.shuffle,
+            rng=rng, hooks=hooks, incremental=incremental,
+            max_grad_norm=self.max_grad_norm,
+            max_restarts=_MAX_RESTARTS if self.on_divergence == "restart" else 0,
+            warn=_warn_restart,
+        )  # fmt: skip
+        return result, monitor, rule
+
+    def _plateau_rule(self, progress, monitor, saved):
+        """The stopping rule, counting on from a continued fit's count."""
+        best, count = None, 0
+        if monitor is not None:
+            key = monitor.key
+            best = monitor.best_score if key == "validation_score" else monitor.best_loss
+        elif saved is not None:
+            best = self.best_loss_
+            if best is None:
+                # The fit before monitored validation: judge the loss afresh.
+                best = min(progress.loss_curve, default=np.inf)
+        if saved is not None:
+            count = saved["no_improvement_count"]
+        return PlateauRule(
+            progress, self.tol, self.n_iter_no_change,
+            monitor="loss" if monitor is None else monitor.key,
+            log=print if self.verbose else None, best=best, count=count,
+        )  # fmt: skip
+
+    def _split_validation(self, X, y, Y, sample_weight, rng):
+        """Hold out the early-stopping share: training parts and validation ones.
+
+        Returns ``X``, ``Y`` and sample weights (class weights applied) of the
+        training share, and ``(X, Y, sample_weight, score)`` of the held-out
+        share, ``score(raw)`` being the estimator's score of raw output there.
+        """
+        stratify = Y if is_classifier(self) and Y.shape[1] == 1 else None
+        arrays = [X, Y, y] + ([] if sample_weight is None else [sample_weight])
+        split = train_test_split(
+            *arrays,
+            random_state=rng,
+            test_size=self.validation_fraction,
+            stratify=stratify,
+        )
+        X_train, X_val, Y_train, Y_val, y_train, y_val = split[:6]
+        sw_train, sw_val = split[6:] if sample_weight is not None else (None, None)
+        if X_val.shape[0] < 2:
+            raise ValueError(
+                "The validation set is too small. Increase 'validation_fraction' "
+                "or the size of your dataset."
+            )
+        if sw_train is not None and not np.any(sw_train):
+            raise ValueError(
+                "Every sample of the training share has weight 0 after "
+                "early stopping held out validation_fraction of the data; "
+                "give more samples a positive weight or set "
+                "early_stopping=False."
+            )
+        if sw_val is not None and not np.any(sw_val):
+            raise ValueError(
+                "Every sample of the early-stopping validation share has "
+                "weight 0, so it cannot be scored; give more samples a "
+                "positive weight, change validation_fraction, or set "
+                "early_stopping=False."
+            )
+        sw_train, sw_val = self._with_class_weight(
+            y_train, [(y_train, sw_train), (y_val, sw_val)], X.dtype
+        )
+
+        def score(raw):
+            with np.errstate(over="ignore"):
+                prediction = self._decode(raw)
+            if prediction.dtype.kind in "fc" and not np.isfinite(prediction).all():
+                return np.nan
+            return self._score_function(y_val, prediction, sample_weight=sw_val)
+
+        return X_train, Y_train, sw_train, (X_val, Y_val, sw_val, score)
+
+    def _with_class_weight(self, y_fit, parts, dtype):
         """Sample weights of each ``(y, sample_weight)`` part times class weights.
 
         Class weights apply to classifiers only; ``'balanced'`` ones are
@@ -658,83 +514,151 @@ class BaseANN(CallbackSupportMixin, BaseEstimator, metaclass=_ANNMeta):
         """
         return [sample_weight for _, sample_weight in parts]
 
-    def _make_optimizer(self, size, dtype):
-        if self.solver == "sgd":
-            return SGD(
-                size, dtype, self.learning_rate, self.momentum,
-                self.nesterovs_momentum,
-            )  # fmt: skip
-        return Adam(
-            size, dtype, self.learning_rate, self.beta_1, self.beta_2, self.epsilon
-        )
+    def _store_fit(self, network, result, state, progress, monitor, rule):
+        """Write every fitted attribute from one training call's record."""
+        theta = result.theta
+        if monitor is not None:
+            theta, state = monitor.best_theta, monitor.best_state
+        self._set_fitted_network(network, theta, state)
+        self.n_iter_ = result.n_iter
+        self.loss_ = result.loss
+        self._history = history_columns(progress.history)
+        if not _is_stochastic(self):
+            self.t_, self.best_loss_, self.best_validation_score_ = 0, result.loss, None
+            self._training_state = None
+            return
+        self.t_ = progress.n_seen
+        self.best_loss_ = None if monitor is not None else rule.best
+        self.best_validation_score_ = None if monitor is None else monitor.best_score
+        self._training_state = {
+            "optimizer": progress.optimizer.state_dict(),
+            "schedule": progress.schedule.state_dict(),
+            "averager": None
+            if progress.averager is None
+            else progress.averager.state_dict(),
+            "live_theta": progress.live_theta,
+            "no_improvement_count": rule.count,
+            "best_validation_loss": None if monitor is None else monitor.best_loss,
+            "reference_loss": progress.reference_loss,
+            "n_restarts": progress.n_restarts,
+        }
 
-    def _check_renamed_values(self):
-        if isinstance(self.learning_rate, str):
-            raise InvalidParameterError(
-                f"The 'learning_rate' parameter of {type(self).__name__} must be a "
-                f"float (the step size), got {self.learning_rate!r}. skann names "
-                "the schedule `learning_rate_schedule`: use "
-                f"learning_rate_schedule={self.learning_rate!r}, and give the "
-                "initial step size as learning_rate (scikit-learn's "
-                "learning_rate_init)."
-            )
-        if isinstance(self.batch_size, bool):
-            raise InvalidParameterError(
-                f"The 'batch_size' parameter of {type(self).__name__} must be an "
-                f"int in the range [1, inf) or 'auto', got {self.batch_size!r}."
-            )
+    def _set_fitted_network(self, network, theta, state):
+        """The fitted arrays, by their public names, and the fitted spec."""
+        arrays = network.arrays(theta, state)
+        for name in FITTED_ARRAYS:
+            views = arrays.get(name)
+            setattr(self, f"{name}_", None if views is None else [a.copy() for a in views])
+        # Predict builds the network from this record of the fitted one, never
+        # from the current parameters, which set_params may have changed.
+        self._fitted_spec = {
+            name: list(value) if isinstance(value, tuple) else value
+            for name, value in network.spec._asdict().items()
+        }
+        self.n_layers_ = len(network.spec.layer_sizes)
+        self.n_outputs_ = network.spec.layer_sizes[-1]
+        self.out_activation_ = LOSSES[self._loss_name].out_activation
 
-    def _hidden_sizes(self):
-        sizes = self.hidden_layer_sizes
-        sizes = [sizes] if isinstance(sizes, Integral) else list(sizes)
-        if not all(
-            isinstance(n, Integral) and not isinstance(n, bool) and n > 0 for n in sizes
-        ):
-            raise InvalidParameterError(
-                "The 'hidden_layer_sizes' parameter of "
-                f"{type(self).__name__} must be positive integers, got {sizes!r}."
-            )
-        return sizes
-
-    def _check_warm_start_shapes(self, spec):
-        expected = [W.shape for W in self.coefs_]
-        got = list(pairwise(spec.layer_sizes))
-        if expected != got:
-            raise ValueError(
-                f"Cannot continue training: the fitted network has layer shapes "
-                f"{expected}, but the current parameters and data give {got}. "
-                "Set warm_start=False to train a new network."
-            )
-        fitted_norm = getattr(self, "batch_norm_scales_", None) is not None
-        if fitted_norm != spec.batch_norm:
-            raise ValueError(
-                f"Cannot continue training: the fitted network was trained with "
-                f"batch_norm={fitted_norm}, the current parameters ask for "
-                f"batch_norm={spec.batch_norm}. Set warm_start=False to train a "
-                "new network."
-            )
-
-    def _fitted_network(self):
-        """The fitted network and its parameter and state vectors."""
+    def _spec_of_fitted(self):
+        """The spec of the fitted network."""
         if hasattr(self, "_fitted_spec"):
-            spec = NetworkSpec(**{k: tuple(v) if isinstance(v, list) else v
-                                  for k, v in self._fitted_spec.items()})  # fmt: skip
-        else:
-            # Weights given by hand to an unfitted estimator.
-            sizes = [self.coefs_[0].shape[0], *(b.size for b in self.intercepts_)]
-            spec = NetworkSpec.build(sizes, self.activation)
-        return Network(spec)
+            return NetworkSpec(
+                **{
+                    name: tuple(value) if isinstance(value, list) else value
+                    for name, value in self._fitted_spec.items()
+                }
+            )
+        # Weights given by hand to an unfitted estimator.
+        sizes = [self.coefs_[0].shape[0], *(b.size for b in self.intercepts_)]
+        return NetworkSpec.build(sizes, self.activation)
+
+    def _fitted_vectors(self, network, dtype):
+        """The flat parameter and state vectors of the fitted network."""
+        arrays = {
+            name: getattr(self, f"{name}_")
+            for name in FITTED_ARRAYS
+            if getattr(self, f"{name}_", None) is not None
+        }
+        return network.pack(arrays, dtype)
+
+    def _warn_after_fit(self, result, progress, X, y, sample_weight, continuing):
+        if result.message and not _is_stochastic(self):
+            warnings.warn(
+                f"lbfgs failed to converge after {result.n_iter} iteration(s): "
+                f"{result.message}. Increase max_iter or max_fun, or scale the "
+                "inputs, for example with StandardScaler.",
+                ConvergenceWarning,
+                stacklevel=1,
+            )
+        if result.hit_max_iter:
+            warnings.warn(
+                f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
+                "reached and the optimization hasn't converged yet.",
+                ConvergenceWarning,
+                stacklevel=1,
+            )
+        if progress.n_restarts and not continuing:
+            # A restarted fit may have rescued nothing: compare it with the
+            # best constant prediction on its own training rows.
+            fitted = self._score_function(y, self.predict(X), sample_weight)
+            constant = self._constant_prediction(y, sample_weight)
+            if fitted <= self._score_function(y, constant, sample_weight):
+                warnings.warn(
+                    f"Training restarted {progress.n_restarts} time(s) after "
+                    "diverging and ended no better than a constant prediction "
+                    f"on its own training data (score {fitted:.3g}). Try "
+                    "target_scaling='standard' (regression), max_grad_norm=1.0 "
+                    "or a lower learning_rate.",
+                    ConvergenceWarning,
+                    stacklevel=1,
+                )
+
+    @property
+    def history_(self):
+        """One record per epoch (per L-BFGS iteration), as a list of dicts."""
+        return history_records(self._history)
+
+    @property
+    def loss_curve_(self):
+        """The training loss after each epoch (each L-BFGS iteration)."""
+        return [r["loss"] for r in self.history_ if not r["restart"]]
+
+    @property
+    def validation_scores_(self):
+        """The validation score after each epoch (None without early stopping)."""
+        return self._validation_curve("validation_score")
+
+    @property
+    def validation_loss_curve_(self):
+        """The validation loss after each epoch (None without early stopping)."""
+        return self._validation_curve("validation_loss")
+
+    def _validation_curve(self, key):
+        if self.best_validation_score_ is None:
+            return None
+        return [r[key] for r in self.history_ if r[key] is not None]
+
+    @property
+    def hidden_activations_(self):
+        """The activation of each hidden layer of the fitted network."""
+        return list(self._fitted_spec["activations"])
 
     def _raw_predict(self, X):
         """Raw network output of shape (n_samples, n_outputs) for validated X."""
-        network = self._fitted_network()
+        network = Network(self._spec_of_fitted())
         dtype = np.result_type(X.dtype, self.coefs_[0].dtype)
         theta, state = self._fitted_vectors(network, dtype)
         return network.predict(theta, state, X)
 
     def _validated_raw(self, X):
         check_is_fitted(self)
-        X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+        X = validate_data(
+            self,
+            X,
+            accept_sparse=["csr", "csc"],
+            dtype=(np.float64, np.float32),
+            reset=False,
+        )
         with np.errstate(over="ignore", invalid="ignore"):
             raw = self._raw_predict(X)
         n_bad = np.count_nonzero(~np.isfinite(raw).all(axis=1))
@@ -767,6 +691,18 @@ class BaseANN(CallbackSupportMixin, BaseEstimator, metaclass=_ANNMeta):
         return tags
 
 
+def _check_weight_sum(sample_weight, name):
+    """Weights must have a finite, positive sum."""
+    total = np.sum(sample_weight, dtype=np.float64)
+    if not np.isfinite(total):
+        raise ValueError(
+            f"{name} is so large that its sum overflows; divide the weights by "
+            "a common factor (only their ratios matter)."
+        )
+    if not total > 0:
+        raise ValueError(f"{name} must have a positive sum.")
+
+
 def _reject_string_targets(y):
     """Regression targets must be numbers, not text that looks like them."""
     values = np.asarray(y) if not hasattr(y, "dtype") or y.dtype.kind == "O" else y
@@ -780,56 +716,5 @@ def _reject_string_targets(y):
         )
 
 
-# Restarts after a divergence that on_divergence='restart' allows in one fit.
-_MAX_RESTARTS = 3
-
-
 def _warn_restart(message):
     warnings.warn(message, ConvergenceWarning, stacklevel=2)
-
-
-class _ValidationHook:
-    """Epoch-end hook: the held-out share's loss and score, for early stopping.
-
-    The loss is the training objective (mean loss plus L2 penalty) at
-    prediction (running statistics, no dropout); the score is the
-    estimator's ``score`` function (R² or accuracy) on the original targets.
-    """
-
-    def __init__(self, estimator, network, objective, X, Y, y, sample_weight):
-        self.estimator, self.network, self.objective = estimator, network, objective
-        self.X, self.Y, self.y, self.sample_weight = X, Y, y, sample_weight
-        self.total = len(y) if sample_weight is None else float(np.sum(sample_weight))
-        self.progress = None
-
-    def __call__(self, record, theta, state):
-        raw = self.network.predict(theta, state, self.X)
-        with np.errstate(over="ignore"):
-            prediction = self.estimator._decode(raw)
-        finite = np.isfinite(raw).all() and (
-            prediction.dtype.kind not in "fc" or np.isfinite(prediction).all()
-        )
-        if finite:
-            score = self.estimator._score_function(
-                self.y, prediction, sample_weight=self.sample_weight
-            )
-            loss, _ = self.objective.loss.value_and_delta(
-                self.Y, raw, self.sample_weight
-            )
-            W = self.network.weights(theta)
-            loss += 0.5 * self.objective.alpha * float(np.dot(W, W)) / self.total
-        else:
-            score = loss = np.nan
-        record["validation_score"], record["validation_loss"] = score, loss
-        self.progress.validation_scores.append(score)
-        self.progress.validation_losses.append(loss)
-
-
-class _VerbosePrinter:
-    """Epoch-end hook printing what ``verbose=True`` shows, as scikit-learn does."""
-
-    def __call__(self, record, theta, state):
-        print(f"Iteration {record['epoch']}, loss = {record['loss']:.8f}")
-        if record.get("validation_score") is not None:
-            print(f"Validation score: {record['validation_score']:f}")
-        return False

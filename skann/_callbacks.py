@@ -6,6 +6,8 @@
 import copy
 from contextlib import contextmanager
 
+from skann._core.training import history_columns
+
 try:
     from sklearn.callback import CallbackSupportMixin
     from sklearn.callback._callback_support import callback_management_context
@@ -19,7 +21,7 @@ except ImportError:  # scikit-learn < 1.9 has no callbacks
 @contextmanager
 def fit_task(
     estimator, X, y, max_subtasks, network=None, theta=None, state=None,
-    sample_weight=None,
+    sample_weight=None, progress=None,
 ):  # fmt: skip
     """The fit task of ``estimator``: yields the epoch-end hooks of its callbacks.
 
@@ -30,7 +32,8 @@ def fit_task(
     ends and the callbacks are torn down, also when training raises.
     ``network``, ``theta`` and ``state`` (the weights training starts from)
     let the callbacks see an estimator fitted as of any epoch, and
-    ``sample_weight`` is handed to them as metadata.
+    ``sample_weight`` is handed to them as metadata; ``progress`` is the
+    fit's record, whose history the reconstructed estimators carry.
     """
     if callback_management_context is None or not getattr(
         estimator, "_skl_callbacks", None
@@ -40,7 +43,9 @@ def fit_task(
     # Tear down here, not only in _fit_context: a failed fit restores the
     # estimator's attributes, which drops the context that teardown looks for.
     with callback_management_context(estimator):
-        task = _FitTask(estimator, X, y, max_subtasks, network, sample_weight)
+        task = _FitTask(
+            estimator, X, y, max_subtasks, network, sample_weight, progress
+        )
         task.begin(theta, state)
         yield [task]
         task.end()
@@ -58,9 +63,12 @@ class _FitTask:
     for ``LogisticRegression`` does.
     """
 
-    def __init__(self, estimator, X, y, max_subtasks, network, sample_weight):
+    def __init__(
+        self, estimator, X, y, max_subtasks, network, sample_weight, progress
+    ):
         self.estimator, self.X, self.y = estimator, X, y
         self.max_subtasks, self.network = max_subtasks, network
+        self.progress = progress
         # scikit-learn's metadata are fit parameters: ScoringMonitor passes
         # them on to its scorer, which accepts sample_weight and nothing else.
         self.metadata = (
@@ -68,7 +76,6 @@ class _FitTask:
         )
         self.subtask_name = "lbfgs-iter" if estimator.solver == "lbfgs" else "epoch"
         self.n_epochs = 0
-        self.history = None
         self.summary = {}
         self.epoch_context = None
         self.context = estimator._init_callback_context(max_subtasks=max_subtasks)
@@ -89,18 +96,13 @@ class _FitTask:
 
     def __call__(self, record, theta, state):
         self.n_epochs += 1
-        if self.history is None:
-            # An epoch count that goes on from an earlier fit (a warm start or
-            # partial_fit with sgd or adam) goes on from that fit's history.
-            earlier = None
-            if record["epoch"] > 1:
-                earlier = getattr(self.estimator, "history_", None)
-            self.history = list(earlier or [])
-        self.history.append(record)
+        # The fit's record, earlier fits' epochs included, and this epoch's,
+        # which training adds to it after the hooks.
+        history = [*self.progress.history, dict(record)]
         self.summary = {
             "n_iter_": self.n_epochs,
             "loss_": record["loss"],
-            "history_": list(self.history),
+            "_history": history_columns(history),
         }
         stop = self.epoch_context.call_on_fit_task_end(
             estimator=self.estimator,
@@ -132,8 +134,7 @@ class _FitTask:
             return None
         estimator = self.estimator
         scratch = copy.copy(estimator)
-        n_outputs = self.network.spec.layer_sizes[-1]
-        scratch._set_fitted_network(self.network, theta, state, n_outputs)
+        scratch._set_fitted_network(self.network, theta, state)
         before = vars(estimator)
         attributes = {
             name: value

@@ -501,7 +501,7 @@ class ANNClassifier(ClassifierMixin, BaseANN):
             return (y == classes[1])[:, np.newaxis], "binary_log_loss"
         return self._label_binarizer.transform(y).astype(bool), "binary_log_loss"
 
-    def _with_class_weight(self, y_fit, parts):
+    def _with_class_weight(self, y_fit, parts, dtype):
         if self.class_weight is None:
             return [sample_weight for _, sample_weight in parts]
         if self._label_binarizer.y_type_.startswith("multilabel"):
@@ -520,9 +520,23 @@ class ANNClassifier(ClassifierMixin, BaseANN):
         for y, sample_weight in parts:
             factor = factors[np.searchsorted(classes, _labels(y))]
             if sample_weight is not None:
-                factor = (factor * sample_weight).astype(sample_weight.dtype)
-            weighted.append(factor)
+                factor = factor * sample_weight
+            # The dtype sample weights are cast to: class weights equal them.
+            weighted.append(factor.astype(dtype))
+        if not np.sum(weighted[0], dtype=np.float64) > 0:
+            raise ValueError(
+                "The class weights times the sample weights are zero for every "
+                "training sample: give some class present in y a positive "
+                "class_weight (and its samples a positive sample_weight)."
+            )
         return weighted
+
+    def _constant_prediction(self, y, sample_weight):
+        labels, index = np.unique(_labels(y), return_inverse=True, axis=0)
+        counts = np.bincount(index.ravel(), weights=sample_weight)
+        return np.repeat(labels[np.argmax(counts)][np.newaxis], len(y), axis=0).reshape(
+            np.shape(y)
+        )
 
     def _decode(self, raw):
         proba = LOSSES[self._loss_name].link(raw)
@@ -610,13 +624,17 @@ class ANNClassifier(ClassifierMixin, BaseANN):
                 "computed for example with sklearn.utils.class_weight."
                 "compute_class_weight, instead."
             )
-        if _check_partial_fit_first_call(self, classes):
-            self._label_binarizer = LabelBinarizer()
-            if type_of_target(y).startswith("multilabel"):
-                self._label_binarizer.fit(y)
-            else:
-                self._label_binarizer.fit(classes)
-        return self._fit(X, y, sample_weight, incremental=True)
+
+        def first_call():
+            if _check_partial_fit_first_call(self, classes):
+                self._label_binarizer = LabelBinarizer()
+                if type_of_target(y).startswith("multilabel"):
+                    self._label_binarizer.fit(y)
+                else:
+                    self._label_binarizer.fit(classes)
+
+        # Inside the fit's guard: a first call that raises sets no classes_.
+        return self._fit(X, y, sample_weight, incremental=True, prepare=first_call)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -532,6 +532,17 @@ class ANNRegressor(RegressorMixin, BaseANN):
                     * np.maximum(np.abs(self.target_mean_), 1.0)
                 )
                 self.target_scale_ = np.where(scale > tiny, scale, 1.0)
+        else:
+            fitted = None
+            if getattr(self, "target_mean_", None) is not None:
+                fitted = "standard"
+            if fitted != self.target_scaling:
+                raise ValueError(
+                    "Cannot continue training: the fitted network was trained "
+                    f"with target_scaling={fitted!r}, the current parameters ask "
+                    f"for target_scaling={self.target_scaling!r}. Set "
+                    "warm_start=False to train a new network."
+                )
         if getattr(self, "target_mean_", None) is not None:
             Y = (Y - self.target_mean_) / self.target_scale_
         return Y, self.loss
@@ -544,8 +555,13 @@ class ANNRegressor(RegressorMixin, BaseANN):
     def _decode(self, raw):
         y = LOSSES[self._loss_name].link(raw)
         if getattr(self, "target_mean_", None) is not None:
-            y = y * self.target_scale_ + self.target_mean_
+            # In the network's dtype: float32 in, float32 out.
+            y = (y * self.target_scale_ + self.target_mean_).astype(raw.dtype)
         return y.ravel() if y.shape[1] == 1 else y
+
+    def _constant_prediction(self, y, sample_weight):
+        mean = np.average(y, axis=0, weights=sample_weight)
+        return np.broadcast_to(mean, y.shape)
 
     def predict(self, X):
         """Predict using the fitted network.

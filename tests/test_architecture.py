@@ -88,7 +88,7 @@ def test_activation_list_is_recorded_per_hidden_layer(Estimator, data):
 @pytest.mark.parametrize(
     "activation, hidden, match",
     [
-        (["tanh"], (8, 5), "activation has 1 entries but hidden_layer_sizes has 2"),
+        (["tanh"], (8, 5), "activation has 1 entry but hidden_layer_sizes has 2 layers"),
         (
             ("tanh",) * 3,
             (8, 5),
@@ -374,8 +374,11 @@ def test_pickle_round_trip_keeps_every_option(Estimator, data):
     X, y = data
     estimator = small(Estimator, **ALL_OPTIONS).fit(X, y)
     restored = pickle.loads(pickle.dumps(estimator))
-    fitted = [name for name in vars(estimator) if name.endswith("_")]
-    assert set(BATCH_NORM_ATTRIBUTES) | {"hidden_activations_"} <= set(fitted)
+    # Fitted attributes, those derived from the stored record included.
+    fitted = [n for n in dir(estimator) if n.endswith("_") and not n.startswith("_")]
+    assert set(BATCH_NORM_ATTRIBUTES) | {"hidden_activations_", "history_"} <= set(
+        fitted
+    )
     for name in fitted:
         assert_equal_nested(getattr(restored, name), getattr(estimator, name))
     for got, expected in zip(outputs(restored, X), outputs(estimator, X), strict=True):

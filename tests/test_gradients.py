@@ -14,11 +14,11 @@ from scipy import special
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import skann._core.network
-import skann._core.training
+import skann._core.objective
 from skann._core.activations import ACTIVATIONS
 from skann._core.losses import LOSSES
 from skann._core.network import Network, NetworkSpec, n_init_draws
-from skann._core.training import Objective
+from skann._core.objective import Objective
 
 N_SAMPLES, N_FEATURES, HIDDEN = 7, 4, (5, 3)
 
@@ -348,8 +348,9 @@ def test_objective_with_batch_norm_moves_the_running_statistics_not_the_value():
     assert values[0] == values[1]
     assert_array_equal(grads[0], grads[1])
 
-    Z = X @ network.coefs(theta)[0] + network.intercepts(theta)[0]
-    _, _, running_means, running_vars = network.batch_norm_params(theta, state)
+    arrays = network.arrays(theta, state)
+    Z = X @ arrays["coefs"][0] + arrays["intercepts"][0]
+    running_means, running_vars = arrays["batch_norm_means"], arrays["batch_norm_vars"]
     # Two moves of a tenth of the way from (0, 1) to the batch's weighted mean
     # and variance, unbiased as if the weights counted rows.
     mean = np.average(Z, axis=0, weights=sample_weight)
@@ -556,8 +557,9 @@ def test_init_is_glorot_uniform_drawn_weights_then_biases(activation):
     assert network.spec.init_gains == (gain, gain, gain)
 
     rng = np.random.RandomState(0)
-    for (W, b), (fan_in, fan_out) in zip(
-        network.unpack(theta), [(4, 6), (6, 3), (3, 2)], strict=True
+    arrays = network.arrays(theta, state)
+    for W, b, (fan_in, fan_out) in zip(
+        arrays["coefs"], arrays["intercepts"], [(4, 6), (6, 3), (3, 2)], strict=True
     ):
         bound = np.sqrt(gain / (fan_in + fan_out))
         assert_array_equal(W, rng.uniform(-bound, bound, (fan_in, fan_out)))
@@ -578,9 +580,10 @@ def test_init_gain_is_that_of_the_activation_each_layer_feeds(activations, gains
     """The output layer takes the last hidden layer's gain."""
     network = Network(NetworkSpec.build([4, 6, 3, 2], activations))
     assert network.spec.init_gains == gains
-    theta, _ = network.init(np.random.RandomState(0))
+    theta, state = network.init(np.random.RandomState(0))
     rng = np.random.RandomState(0)
-    for (W, b), gain in zip(network.unpack(theta), gains, strict=True):
+    arrays = network.arrays(theta, state)
+    for W, b, gain in zip(arrays["coefs"], arrays["intercepts"], gains, strict=True):
         bound = np.sqrt(gain / sum(W.shape))
         assert_array_equal(W, rng.uniform(-bound, bound, W.shape))
         assert_array_equal(b, rng.uniform(-bound, bound, b.shape))
@@ -602,7 +605,9 @@ def test_init_takes_n_init_draws_and_starts_batch_norm_at_the_identity(dropout):
     skipped.random_sample(n_init_draws(sizes))
     assert rng.random_sample() == skipped.random_sample()
 
-    gammas, betas, means, variances = network.batch_norm_params(theta, state)
+    arrays = network.arrays(theta, state)
+    gammas, betas = arrays["batch_norm_scales"], arrays["batch_norm_offsets"]
+    means, variances = arrays["batch_norm_means"], arrays["batch_norm_vars"]
     assert [g.shape for g in gammas] == [(6,), (3,)]
     for gamma, beta, mean, var in zip(gammas, betas, means, variances, strict=True):
         assert_array_equal(gamma, 1.0)
@@ -611,19 +616,18 @@ def test_init_takes_n_init_draws_and_starts_batch_norm_at_the_identity(dropout):
         assert_array_equal(var, 1.0)
 
 
-def test_pack_unpack_round_trip():
+def test_pack_arrays_round_trip():
     network = Network(NetworkSpec.build([3, 4, 2], "relu"))
     rng = np.random.RandomState(0)
     coefs = [rng.randn(3, 4), rng.randn(4, 2)]
     intercepts = [rng.randn(4), rng.randn(2)]
-    theta = network.pack(coefs, intercepts, np.float64)
+    theta, state = network.pack({"coefs": coefs, "intercepts": intercepts}, np.float64)
     assert len(network.affines) == 2
-    for (W, b), W0, b0 in zip(network.unpack(theta), coefs, intercepts, strict=True):
-        assert_array_equal(W, W0)
-        assert_array_equal(b, b0)
-    for got, expected in zip(network.coefs(theta), coefs, strict=True):
+    arrays = network.arrays(theta, state)
+    assert set(arrays) == {"coefs", "intercepts"}
+    for got, expected in zip(arrays["coefs"], coefs, strict=True):
         assert_array_equal(got, expected)
-    for got, expected in zip(network.intercepts(theta), intercepts, strict=True):
+    for got, expected in zip(arrays["intercepts"], intercepts, strict=True):
         assert_array_equal(got, expected)
     assert_array_equal(
         network.weights(theta), np.concatenate([W.ravel() for W in coefs])
@@ -638,7 +642,13 @@ def test_flat_vector_holds_weights_then_biases_then_batch_norm():
     coefs = [rng.randn(a, b) for a, b in pairwise(sizes)]
     intercepts = [rng.randn(b) for b in sizes[1:]]
     gammas, betas = [rng.randn(5), rng.randn(3)], [rng.randn(5), rng.randn(3)]
-    theta = network.pack(coefs, intercepts, np.float64, gammas, betas)
+    means, variances = [rng.randn(5), rng.randn(3)], [rng.rand(5), rng.rand(3)]
+    arrays = {
+        "coefs": coefs, "intercepts": intercepts, "batch_norm_scales": gammas,
+        "batch_norm_offsets": betas, "batch_norm_means": means,
+        "batch_norm_vars": variances,
+    }  # fmt: skip
+    theta, state = network.pack(arrays, np.float64)
     expected = np.concatenate(
         [W.ravel() for W in coefs]
         + intercepts
@@ -659,8 +669,6 @@ def test_flat_vector_holds_weights_then_biases_then_batch_norm():
     assert slots == [(51, 56), (56, 61), (61, 64), (64, 67)]
     assert network.size == theta.size == 67
 
-    means, variances = [rng.randn(5), rng.randn(3)], [rng.rand(5), rng.rand(3)]
-    state = network.pack_state(means, variances, np.float64)
     assert_array_equal(
         state, np.concatenate([means[0], variances[0], means[1], variances[1]])
     )
@@ -674,10 +682,10 @@ def predict_problem(batch_norm):
         NetworkSpec.build([10, 16, 8, 3], ("gelu", "relu"), 0.3, batch_norm)
     )
     theta = rng.uniform(-1.0, 1.0, network.size)
-    state = network.pack_state(
-        [rng.randn(16), rng.randn(8)] if batch_norm else [],
-        [rng.uniform(0.5, 2.0, 16), rng.uniform(0.5, 2.0, 8)] if batch_norm else [],
-        np.float64,
+    state = np.concatenate(
+        [rng.randn(16), rng.uniform(0.5, 2.0, 16), rng.randn(8), rng.uniform(0.5, 2.0, 8)]
+        if batch_norm
+        else [np.empty(0)]
     )
     return network, theta, state, rng.randn(50, 10)
 
@@ -734,7 +742,7 @@ def test_objective_does_not_depend_on_the_thread_count(monkeypatch, weighted):
     threads. BLAS itself is single-threaded in both, as in fit: OpenBLAS's
     own threads change how some products round.
     """
-    monkeypatch.setattr(skann._core.training, "_MIN_WORK_PER_GROUP", 10_000)
+    monkeypatch.setattr(skann._core.objective, "_MIN_WORK_PER_GROUP", 10_000)
     rng = np.random.RandomState(0)
     X, Y = rng.randn(600, 10), rng.randn(600, 2)
     sample_weight = rng.uniform(0.5, 2.0, 600) if weighted else None

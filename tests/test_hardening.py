@@ -272,11 +272,11 @@ def test_keyboard_interrupt_leaves_the_previous_state(
     calls = []
     original = optimizers.Adam.step
 
-    def interrupted(self, theta, grad):
+    def interrupted(self, theta, grad, learning_rate):
         calls.append(1)
         if len(calls) == 3:
             raise KeyboardInterrupt
-        return original(self, theta, grad)
+        return original(self, theta, grad, learning_rate)
 
     monkeypatch.setattr(optimizers.Adam, "step", interrupted)
     with pytest.raises(KeyboardInterrupt):

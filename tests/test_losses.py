@@ -17,7 +17,7 @@ from sklearn.neural_network._base import poisson_loss
 
 from skann._core.losses import LOSSES, REGRESSION_LOSSES, make_loss
 from skann._core.network import Network, NetworkSpec
-from skann._core.training import Objective
+from skann._core.objective import Objective
 
 N_SAMPLES = 9
 
@@ -458,7 +458,7 @@ def test_poisson_objective_matches_sklearn_loss_and_gradient(
     X, Y, sample_weight, coefs, intercepts = parity_problem(n_outputs, weighted)
     mlp = fitted_mlp(X, Y, activation, solver="lbfgs")
     network = Network(NetworkSpec.build([3, *PARITY_HIDDEN, n_outputs], activation))
-    theta = network.pack(coefs, intercepts, np.float64)
+    theta, _ = network.pack({"coefs": coefs, "intercepts": intercepts}, np.float64)
 
     layer_units = network.spec.layer_sizes
     activations = [X] + [None] * (len(layer_units) - 1)
@@ -509,13 +509,15 @@ def test_poisson_sgd_step_matches_sklearn(activation, n_outputs, weighted):
         mlp.fit(X, Y[:, 0] if n_outputs == 1 else Y, sample_weight=sample_weight)
 
     network = Network(NetworkSpec.build([3, *PARITY_HIDDEN, n_outputs], activation))
-    theta = network.pack(coefs, intercepts, np.float64)
+    theta, _ = network.pack({"coefs": coefs, "intercepts": intercepts}, np.float64)
     grad = np.empty_like(theta)
     value = Objective(network, make_loss("poisson"), 0.1)(
         theta, X, Y, sample_weight, grad
     )
     stepped = theta - learning_rate * grad
-    expected = network.pack(mlp.coefs_, mlp.intercepts_, np.float64)
+    expected, _ = network.pack(
+        {"coefs": mlp.coefs_, "intercepts": mlp.intercepts_}, np.float64
+    )
     assert not np.allclose(stepped, theta)
     assert np.max(np.abs(stepped - expected)) <= 1e-12 * np.max(np.abs(expected))
     assert mlp.loss_ == pytest.approx(value, rel=1e-12)

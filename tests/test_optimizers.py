@@ -24,9 +24,9 @@ def test_registries_hold_the_public_names():
 def test_sgd_without_momentum_is_plain_gradient_descent():
     theta, grads = gradients(3)
     expected = theta.copy()
-    optimizer = SGD(SIZE, np.float64, learning_rate=0.1, momentum=0.0, nesterov=False)
+    optimizer = SGD(SIZE, np.float64, momentum=0.0, nesterov=False)
     for grad in grads:
-        optimizer.step(theta, grad)
+        optimizer.step(theta, grad, 0.1)
         expected = expected - 0.1 * grad
         assert_allclose(theta, expected, rtol=1e-15, atol=1e-15)
 
@@ -36,9 +36,9 @@ def test_sgd_momentum_matches_hand_computed_update(nesterov):
     theta, grads = gradients(3)
     lr, momentum = 0.1, 0.9
     expected, velocity = theta.copy(), np.zeros(SIZE)
-    optimizer = SGD(SIZE, np.float64, lr, momentum=momentum, nesterov=nesterov)
+    optimizer = SGD(SIZE, np.float64, momentum=momentum, nesterov=nesterov)
     for grad in grads:
-        optimizer.step(theta, grad)
+        optimizer.step(theta, grad, lr)
         velocity = momentum * velocity - lr * grad
         if nesterov:
             expected = expected + momentum * velocity - lr * grad
@@ -51,9 +51,9 @@ def test_adam_matches_hand_computed_update():
     theta, grads = gradients(3)
     lr, beta_1, beta_2, epsilon = 0.01, 0.9, 0.999, 1e-8
     expected, m, v = theta.copy(), np.zeros(SIZE), np.zeros(SIZE)
-    optimizer = Adam(SIZE, np.float64, lr, beta_1, beta_2, epsilon)
+    optimizer = Adam(SIZE, np.float64, beta_1, beta_2, epsilon)
     for t, grad in enumerate(grads, start=1):
-        optimizer.step(theta, grad)
+        optimizer.step(theta, grad, lr)
         m = beta_1 * m + (1 - beta_1) * grad
         v = beta_2 * v + (1 - beta_2) * grad**2
         step_size = lr * np.sqrt(1 - beta_2**t) / (1 - beta_1**t)
@@ -65,15 +65,15 @@ def test_adam_matches_hand_computed_update():
 def test_adam_first_step_moves_each_entry_by_the_learning_rate():
     theta, (grad,) = gradients(1)
     start = theta.copy()
-    Adam(SIZE, np.float64, 0.01).step(theta, grad)
+    Adam(SIZE, np.float64).step(theta, grad, 0.01)
     assert_allclose(start - theta, 0.01 * np.sign(grad), rtol=1e-5)
 
 
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
 def test_step_keeps_float32(name):
     theta = np.ones(SIZE, dtype=np.float32)
-    optimizer = OPTIMIZERS[name](SIZE, np.float32, 0.1)
-    optimizer.step(theta, np.full(SIZE, 0.5, dtype=np.float32))
+    optimizer = OPTIMIZERS[name](SIZE, np.float32)
+    optimizer.step(theta, np.full(SIZE, 0.5, dtype=np.float32), 0.1)
     assert theta.dtype == np.float32
     assert np.all(theta < 1)
 
@@ -81,13 +81,13 @@ def test_step_keeps_float32(name):
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
 def test_state_dict_round_trip_continues_identically(name):
     theta, grads = gradients(4)
-    first = OPTIMIZERS[name](SIZE, np.float64, 0.1)
+    first = OPTIMIZERS[name](SIZE, np.float64)
     for grad in grads[:2]:
-        first.step(theta, grad)
-    second = OPTIMIZERS[name](SIZE, np.float64, 0.1)
+        first.step(theta, grad, 0.1)
+    second = OPTIMIZERS[name](SIZE, np.float64)
     second.load_state_dict(first.state_dict())
     theta_first, theta_second = theta.copy(), theta.copy()
     for grad in grads[2:]:
-        first.step(theta_first, grad)
-        second.step(theta_second, grad)
+        first.step(theta_first, grad, 0.1)
+        second.step(theta_second, grad, 0.1)
     np.testing.assert_array_equal(theta_first, theta_second)

@@ -12,19 +12,20 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from threadpoolctl import threadpool_info, threadpool_limits
 
-import skann._core.training
+import skann._core.objective
 from skann._core.losses import LOSSES
+from skann._core.monitors import PlateauRule, ValidationMonitor
 from skann._core.network import Network, NetworkSpec
+from skann._core.objective import Objective, single_threaded_blas
 from skann._core.optimizers import SGD, Adam
 from skann._core.schedules import Schedule
 from skann._core.training import (
     DIVERGENCE_FACTOR,
-    Objective,
-    PlateauRule,
     Progress,
     TrainingDiverged,
     gen_batches,
-    single_threaded_blas,
+    history_columns,
+    history_records,
     train_lbfgs,
     train_minibatch,
 )
@@ -53,14 +54,14 @@ def make_problem(activation="tanh", dropout=0.0, batch_norm=False):
     return Problem(objective, theta, X, Y)
 
 
-def sgd(problem, learning_rate=0.05, **params):
-    return SGD(problem.theta.size, problem.theta.dtype, learning_rate, **params)
+def sgd(problem, **params):
+    return SGD(problem.theta.size, problem.theta.dtype, **params)
 
 
-def new_progress(optimizer, schedule="constant", averager=None, **fields):
-    """A fresh Progress whose schedule starts at the optimizer's rate."""
-    rate = Schedule(schedule, optimizer.learning_rate, power_t=0.5)
-    return Progress(optimizer, rate, averager, **fields)
+def new_progress(optimizer, schedule="constant", learning_rate=0.05, **fields):
+    """A fresh Progress whose schedule starts at ``learning_rate``."""
+    rate = Schedule(schedule, learning_rate, power_t=0.5)
+    return Progress(optimizer, rate, **fields)
 
 
 class Recorder:
@@ -83,11 +84,16 @@ def stop_at(epoch):
 
 def run(
     problem, optimizer, progress=None, seed=0, hooks=(), tol=1e-4,
-    n_iter_no_change=10, monitor="loss", log=None, schedule="constant", **options,
+    n_iter_no_change=10, monitor="loss", log=None, schedule="constant",
+    learning_rate=0.05, **options,
 ):  # fmt: skip
-    """``train_minibatch`` on ``problem``, with ``hooks`` then the plateau rule."""
+    """``train_minibatch`` on ``problem``, with ``hooks`` then the plateau rule.
+
+    Returns the result, the progress and the plateau rule.
+    """
     options = {"batch_size": 10, "max_iter": 30, "shuffle": True, **options}
-    progress = new_progress(optimizer, schedule) if progress is None else progress
+    if progress is None:
+        progress = new_progress(optimizer, schedule, learning_rate)
     rule = PlateauRule(progress, tol, n_iter_no_change, monitor, log)
     objective, theta, X, Y = problem
     result = train_minibatch(
@@ -101,26 +107,26 @@ def run(
         hooks=[*hooks, rule],
         **options,
     )
-    return result, progress
+    return result, progress, rule
 
 
 @pytest.mark.parametrize("optimizer_class", [SGD, Adam])
 def test_train_minibatch_decreases_the_loss(optimizer_class):
     problem = make_problem()
-    optimizer = optimizer_class(problem.theta.size, problem.theta.dtype, 0.05)
-    result, progress = run(problem, optimizer)
-    assert result.loss_curve is progress.loss_curve
-    assert result.loss_curve[-1] < 0.5 * result.loss_curve[0]
+    optimizer = optimizer_class(problem.theta.size, problem.theta.dtype)
+    result, progress, rule = run(problem, optimizer)
+    assert result.loss == progress.loss_curve[-1]
+    assert progress.loss_curve[-1] < 0.5 * progress.loss_curve[0]
     assert result.theta is problem.theta
     assert progress.n_seen == 40 * result.n_iter
 
 
 def test_train_minibatch_is_deterministic_given_the_rng():
     first, second = make_problem(), make_problem()
-    first_result, _ = run(first, sgd(first))
-    second_result, _ = run(second, sgd(second))
+    _, first_progress, _ = run(first, sgd(first))
+    _, second_progress, _ = run(second, sgd(second))
     assert_array_equal(first.theta, second.theta)
-    assert first_result.loss_curve == second_result.loss_curve
+    assert first_progress.loss_curve == second_progress.loss_curve
 
 
 def test_shuffling_with_another_seed_changes_the_trajectory():
@@ -139,11 +145,12 @@ def test_train_minibatch_with_layer_options_is_deterministic(options):
     state = first.objective.state
     initial = state.copy()
     recorder = Recorder()
-    first_result, _ = run(first, sgd(first), max_iter=5, hooks=[recorder])
-    second_result, _ = run(second, sgd(second), max_iter=5)
+    _, first_progress, _ = run(first, sgd(first), max_iter=5, hooks=[recorder])
+    _, second_progress, _ = run(second, sgd(second), max_iter=5)
     assert_array_equal(first.theta, second.theta)
-    assert first_result.loss_curve == second_result.loss_curve
-    assert first_result.loss_curve[-1] < first_result.loss_curve[0]
+    first_curve = first_progress.loss_curve
+    assert first_curve == second_progress.loss_curve
+    assert first_curve[-1] < first_curve[0]
     assert all(seen is state for seen in recorder.states)
     assert np.array_equal(state, initial) == (not options.get("batch_norm"))
 
@@ -151,18 +158,18 @@ def test_train_minibatch_with_layer_options_is_deterministic(options):
 def test_stopping_rule_counts_epochs_without_improvement():
     """A tol larger than any loss means no epoch after the first improves."""
     problem = make_problem()
-    result, progress = run(problem, sgd(problem), tol=1e6, n_iter_no_change=3)
+    result, progress, rule = run(problem, sgd(problem), tol=1e6, n_iter_no_change=3)
     # The first epoch sets the best loss; four more fail to improve on it by
     # tol, and the rule fires once the count exceeds n_iter_no_change.
     assert result.n_iter == 5
     assert not result.hit_max_iter
     assert "did not improve more than tol" in result.message
-    assert progress.best_loss == min(progress.loss_curve)
+    assert rule.best == min(progress.loss_curve)
 
 
 def test_infinite_patience_runs_every_epoch():
     problem = make_problem()
-    result, _ = run(
+    result, _, _ = run(
         problem, sgd(problem), tol=1e6, n_iter_no_change=np.inf, max_iter=12
     )
     assert result.n_iter == 12
@@ -174,7 +181,7 @@ def test_adaptive_schedule_lowers_the_rate_instead_of_stopping():
     problem = make_problem()
     optimizer = sgd(problem)
     lines = []
-    result, progress = run(
+    result, progress, rule = run(
         problem, optimizer, tol=1e6, n_iter_no_change=2, max_iter=100,
         log=lines.append, schedule="adaptive",
     )  # fmt: skip
@@ -205,7 +212,7 @@ def test_incremental_training_runs_exactly_one_epoch():
     progress = new_progress(sgd(problem))
     recorder = Recorder()
     for epoch in range(1, 4):
-        result, _ = run(
+        result, _, _ = run(
             problem, None, progress=progress, incremental=True, hooks=[recorder]
         )
         assert result.n_iter == 1
@@ -215,28 +222,17 @@ def test_incremental_training_runs_exactly_one_epoch():
     assert [record["epoch"] for record in recorder.records] == [1, 2, 3]
 
 
-def test_validation_score_hook_keeps_the_best_weights():
-    """A hook adds the score to the record; the plateau rule monitors it."""
+def test_plateau_rule_can_monitor_a_validation_score():
+    """A hook adds the score to the record; the plateau rule counts on it."""
     problem = make_problem()
     scores = iter([0.1, 0.5, 0.3, 0.2, 0.4, 0.45])
-    snapshots = []
 
     def validation_score(record, theta, state):
-        snapshots.append(theta.copy())
         record["validation_score"] = next(scores)
-        progress.validation_scores.append(record["validation_score"])
 
-    progress = new_progress(
-        sgd(problem),
-        validation_scores=[],
-        best_loss=None,
-        best_validation_score=-np.inf,
-        best_theta=problem.theta.copy(),
-    )
-    result, _ = run(
+    result, progress, rule = run(
         problem,
-        None,
-        progress=progress,
+        sgd(problem),
         tol=0.0,
         n_iter_no_change=3,
         monitor="validation_score",
@@ -245,23 +241,58 @@ def test_validation_score_hook_keeps_the_best_weights():
     # Four epochs in a row fail to beat 0.5, one more than n_iter_no_change.
     assert result.n_iter == 6
     assert "Validation score did not improve" in result.message
-    assert progress.validation_scores == [0.1, 0.5, 0.3, 0.2, 0.4, 0.45]
-    assert progress.best_validation_score == 0.5
-    assert_array_equal(progress.best_theta, snapshots[1])
-    assert not np.array_equal(progress.best_theta, problem.theta)
+    scores = [record["validation_score"] for record in progress.history]
+    assert scores == [0.1, 0.5, 0.3, 0.2, 0.4, 0.45]
+    assert rule.best == 0.5
+
+
+@pytest.mark.parametrize("metric", ["score", "loss"])
+def test_validation_monitor_keeps_the_best_weights(metric):
+    """The monitor scores held-out rows and keeps the weights of the best epoch."""
+    problem = make_problem()
+    objective, theta, X, Y = problem
+    scores = iter([0.1, 0.5, 0.3, 0.2, 0.4, 0.45])
+    snapshots = []
+
+    def score(raw):
+        snapshots.append(theta.copy())
+        return next(scores)
+
+    monitor = ValidationMonitor(
+        objective, X[:10], Y[:10], None, score, metric, theta, objective.state
+    )
+    result, progress, _ = run(problem, sgd(problem), max_iter=6, hooks=[monitor])
+    records = progress.history
+    assert [r["validation_score"] for r in records] == [0.1, 0.5, 0.3, 0.2, 0.4, 0.45]
+    losses = [r["validation_loss"] for r in records]
+    # The validation loss is the objective at prediction on the held-out rows.
+    grad = np.empty_like(theta)
+    assert losses[-1] == pytest.approx(objective(theta, X[:10], Y[:10], None, grad))
+    best = 1 if metric == "score" else int(np.argmin(losses))
+    assert_array_equal(monitor.best_theta, snapshots[best])
+    assert monitor.best_score == [0.1, 0.5, 0.3, 0.2, 0.4, 0.45][best]
+
+
+def test_history_columns_round_trip():
+    """A stored history gives back its records, missing entries as None."""
+    problem = make_problem()
+    _, progress, _ = run(problem, sgd(problem), max_iter=3)
+    columns = history_columns(progress.history)
+    assert all(isinstance(column, np.ndarray) for column in columns.values())
+    assert history_records(columns) == progress.history
 
 
 def test_train_minibatch_calls_hooks_once_per_epoch():
     problem = make_problem()
     recorder = Recorder()
     optimizer = sgd(problem)
-    result, _ = run(
+    _, progress, _ = run(
         problem, optimizer, max_iter=4, hooks=[recorder], schedule="invscaling"
     )
     records = recorder.records
     assert [record["epoch"] for record in records] == [1, 2, 3, 4]
     assert all(set(record) == RECORD_KEYS for record in records)
-    assert [record["loss"] for record in records] == result.loss_curve
+    assert [record["loss"] for record in records] == progress.loss_curve
     assert all(record["seconds"] >= 0 for record in records)
     # The rate the epoch stepped with: invscaling lowers it after each epoch.
     rates = [record["learning_rate"] for record in records]
@@ -275,7 +306,7 @@ def test_train_minibatch_calls_hooks_once_per_epoch():
 def test_hook_returning_true_stops_train_minibatch_after_that_epoch():
     problem = make_problem()
     recorder = Recorder()
-    result, progress = run(
+    result, progress, rule = run(
         problem, sgd(problem), max_iter=30, hooks=[stop_at(3), recorder]
     )
     assert result.n_iter == 3
@@ -292,7 +323,7 @@ def test_non_finite_loss_raises_naming_the_epoch():
         np.errstate(all="ignore"),
         pytest.raises(TrainingDiverged, match=r"epoch \d+.*learning_rate") as info,
     ):
-        run(problem, sgd(problem, learning_rate=1e6))
+        run(problem, sgd(problem), learning_rate=1e6)
     assert isinstance(info.value, ValueError)
     assert info.value.epoch >= 1
 
@@ -305,9 +336,12 @@ def test_exploding_but_finite_loss_counts_as_divergence():
     network = Network(NetworkSpec.build([2, 1], "identity"))
     objective = Objective(network, LOSSES["squared_error"], 0)
     problem = Problem(objective, np.zeros(network.size), X, Y)
-    optimizer = sgd(problem, learning_rate=3.0, momentum=0.0)
+    optimizer = sgd(problem, momentum=0.0)
     with pytest.raises(TrainingDiverged, match="epoch") as info:
-        run(problem, optimizer, batch_size=20, max_iter=100, n_iter_no_change=100)
+        run(
+            problem, optimizer, batch_size=20, max_iter=100, n_iter_no_change=100,
+            learning_rate=3.0,
+        )  # fmt: skip
     initial = 0.5 * np.mean(Y**2)
     assert np.isfinite(info.value.loss)
     assert info.value.loss > DIVERGENCE_FACTOR * initial
@@ -319,22 +353,26 @@ def test_gen_batches_covers_every_row_once():
 
 
 def lbfgs(problem, dtype=np.float64, **options):
+    """``train_lbfgs`` on ``problem``: the result and the loss curve."""
     objective, theta, X, Y = problem
     options = {"max_iter": 60, "max_fun": 15000, "tol": 1e-6, **options}
-    return train_lbfgs(
+    progress = Progress()
+    result = train_lbfgs(
         objective,
         theta.astype(dtype),
         X.astype(dtype),
         Y.astype(dtype),
         None,
+        progress=progress,
         **options,
     )
+    return result, progress.loss_curve
 
 
 def test_train_lbfgs_decreases_monotonically_and_reports_its_loss():
     problem = make_problem()
-    result = lbfgs(problem)
-    curve = np.array(result.loss_curve)
+    result, curve = lbfgs(problem)
+    curve = np.array(curve)
     assert len(curve) == result.n_iter
     assert np.all(np.diff(curve) <= 0)
     assert curve[-1] < 0.1 * curve[0]
@@ -345,24 +383,24 @@ def test_train_lbfgs_decreases_monotonically_and_reports_its_loss():
 
 
 def test_train_lbfgs_reports_when_it_runs_out_of_iterations():
-    result = lbfgs(make_problem(), max_iter=3, tol=1e-12)
+    result, curve = lbfgs(make_problem(), max_iter=3, tol=1e-12)
     assert result.n_iter == 3
     assert result.message
 
 
 def test_train_lbfgs_keeps_float32():
-    result = lbfgs(make_problem(), dtype=np.float32, max_iter=20)
+    result, curve = lbfgs(make_problem(), dtype=np.float32, max_iter=20)
     assert result.theta.dtype == np.float32
-    assert result.loss_curve[-1] < result.loss_curve[0]
+    assert curve[-1] < curve[0]
 
 
 def test_train_lbfgs_calls_hooks_once_per_iteration():
     recorder = Recorder()
-    result = lbfgs(make_problem(), max_iter=5, tol=1e-12, hooks=[recorder])
+    result, curve = lbfgs(make_problem(), max_iter=5, tol=1e-12, hooks=[recorder])
     records = recorder.records
     assert [record["epoch"] for record in records] == [1, 2, 3, 4, 5]
     assert all(set(record) == RECORD_KEYS for record in records)
-    assert [record["loss"] for record in records] == result.loss_curve
+    assert [record["loss"] for record in records] == curve
     assert all(record["learning_rate"] is None for record in records)
     assert all(record["seconds"] >= 0 for record in records)
     assert all(theta.dtype == np.float64 for theta in recorder.thetas)
@@ -370,9 +408,9 @@ def test_train_lbfgs_calls_hooks_once_per_iteration():
 
 def test_hook_returning_true_stops_train_lbfgs_after_that_iteration():
     recorder = Recorder()
-    result = lbfgs(make_problem(), tol=1e-12, hooks=[stop_at(3), recorder])
+    result, curve = lbfgs(make_problem(), tol=1e-12, hooks=[stop_at(3), recorder])
     assert result.n_iter == 3
-    assert len(result.loss_curve) == 3
+    assert len(curve) == 3
     assert [record["epoch"] for record in recorder.records] == [1, 2, 3]
     # The parameters the last hook saw are the ones returned.
     assert_array_equal(recorder.thetas[-1], result.theta)
@@ -399,7 +437,7 @@ def test_row_groups_match_one_group(monkeypatch, weighted):
     with objective.threads():
         value_split = objective(theta, X, Y, sample_weight, grad_split)
 
-    monkeypatch.setattr(skann._core.training, "_MIN_WORK_PER_GROUP", 10**12)
+    monkeypatch.setattr(skann._core.objective, "_MIN_WORK_PER_GROUP", 10**12)
     assert objective._groups(2000) is None
     value_one = objective(theta, X, Y, sample_weight, grad_one)
     assert value_split == pytest.approx(value_one, rel=1e-12)

@@ -196,10 +196,8 @@ def test_max_grad_norm_caps_the_step_norm(Estimator, data):
 
     n_outputs = clipped.n_outputs_
     network = Network(NetworkSpec.build([X.shape[1], 8, n_outputs], "relu"))
-    theta, _ = network.init(np.random.RandomState(0))
-    initial = np.concatenate(
-        [W.ravel() for W in network.coefs(theta)] + list(network.intercepts(theta))
-    )
+    # scikit-learn's flat order: all weight matrices, then all biases.
+    initial, _ = network.init(np.random.RandomState(0))
     gradient_norm = clipped.history_[0]["gradient_norm"]
     assert gradient_norm > max_grad_norm
     assert gradient_norm == plain.history_[0]["gradient_norm"]

@@ -124,15 +124,24 @@ class Context:
 
 
 class Affine:
-    """``Z = A W + b``: W is penalised by L2, b is not."""
+    """``Z = A W + b``: W is penalised by L2, b is not.
+
+    With ``train_bias=False`` the bias keeps its initial value: before batch
+    normalisation its gradient is zero in exact arithmetic, and Adam would
+    only amplify the rounding noise of float32 into steps.
+    """
 
     row_separable = True
+    # Trainable arrays and state, by the name of their fitted attribute.
+    param_names = ("coefs", "intercepts")
+    state_names = ()
 
-    def __init__(self, layout, index, fan_in, fan_out, init_gain):
+    def __init__(self, layout, index, fan_in, fan_out, init_gain, train_bias=True):
         self.index, self.fan_in, self.fan_out = index, fan_in, fan_out
-        self.init_gain = init_gain
+        self.init_gain, self.train_bias = init_gain, train_bias
         self.W = layout.slot((fan_in, fan_out), "weights")
         self.b = layout.slot((fan_out,), "biases")
+        self.params, self.states = {"coefs": self.W, "intercepts": self.b}, {}
 
     def compile(self, ctx):
         n, first, training = ctx.n, ctx.first, ctx.training
@@ -159,6 +168,9 @@ class Affine:
         ones = ctx.ones
         delta_in = None if first else ctx.delta(self.index, self.fan_in)
         one_output, one_row = self.fan_out == 1, n == 1
+        train_bias = self.train_bias
+        if not train_bias:
+            db.fill(0)
 
         def backward(delta):
             A = held[0]
@@ -166,7 +178,9 @@ class Affine:
                 dW[...] = A.T @ delta
             else:
                 np.dot(A.T, delta, out=dW)
-            if one_row:
+            if not train_bias:
+                pass
+            elif one_row:
                 # Per-sample SGD: the bias gradient is the delta itself.
                 db[...] = delta
             else:
@@ -187,6 +201,8 @@ class ActivationLayer:
     """``A = f(Z)``, in place on ``Z`` where the derivative needs only ``A``."""
 
     row_separable = True
+    param_names = state_names = ()
+    params = states = {}
 
     def __init__(self, activation, index, width):
         self.activation, self.index, self.width = activation, index, width
@@ -228,6 +244,8 @@ class Dropout:
 
     # The mask is drawn once per batch, not per row block.
     row_separable = False
+    param_names = state_names = ()
+    params = states = {}
 
     def __init__(self, rate, index, width):
         self.rate, self.index, self.width = rate, index, width
@@ -266,6 +284,8 @@ class BatchNorm:
 
     # Batch statistics couple the rows of a batch.
     row_separable = False
+    param_names = ("batch_norm_scales", "batch_norm_offsets")
+    state_names = ("batch_norm_means", "batch_norm_vars")
 
     def __init__(self, layout, state_layout, index, width):
         self.index, self.width = index, width
@@ -273,6 +293,8 @@ class BatchNorm:
         self.beta = layout.slot((width,), "extra")
         self.mean = state_layout.slot((width,), "extra")
         self.var = state_layout.slot((width,), "extra")
+        self.params = {"batch_norm_scales": self.gamma, "batch_norm_offsets": self.beta}
+        self.states = {"batch_norm_means": self.mean, "batch_norm_vars": self.var}
 
     def init(self, theta, state):
         self.gamma.view(theta).fill(1)

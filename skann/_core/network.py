@@ -65,6 +65,14 @@ class NetworkSpec(NamedTuple):
         return cls(layer_sizes, names, rates, bool(batch_norm), tuple(gains))
 
 
+# The layer types a network is built from: their trainable arrays and state
+# are the fitted model's per-layer arrays, by name.
+LAYER_TYPES = (Affine, BatchNorm, ActivationLayer, Dropout)
+FITTED_ARRAYS = tuple(
+    name for kind in LAYER_TYPES for name in (*kind.param_names, *kind.state_names)
+)
+
+
 class Network:
     """The layers a ``NetworkSpec`` describes and the layout of their arrays.
 
@@ -79,12 +87,16 @@ class Network:
         self.layers, self.affines, self.batch_norms = [], [], []
         n_hidden = len(spec.layer_sizes) - 2
         for k, (fan_in, fan_out) in enumerate(pairwise(spec.layer_sizes)):
-            affine = Affine(self.layout, k, fan_in, fan_out, spec.init_gains[k])
+            normalised = spec.batch_norm and k < n_hidden
+            affine = Affine(
+                self.layout, k, fan_in, fan_out, spec.init_gains[k],
+                train_bias=not normalised,
+            )  # fmt: skip
             self.layers.append(affine)
             self.affines.append(affine)
             if k == n_hidden:
                 break
-            if spec.batch_norm:
+            if normalised:
                 norm = BatchNorm(self.layout, self.state_layout, k, fan_out)
                 self.layers.append(norm)
                 self.batch_norms.append(norm)
@@ -100,52 +112,37 @@ class Network:
         self.work_per_row = sum(a * b for a, b in pairwise(spec.layer_sizes))
         self.max_width = max(spec.layer_sizes[1:])
 
-    @property
-    def stochastic(self):
-        """Whether training draws random numbers in the forward pass (dropout)."""
-        return any(rate > 0 for rate in self.spec.dropout)
-
     def weights(self, theta):
         """The part of ``theta`` that holds weight matrices (for the L2 term)."""
         return theta[: self.layout.weights_stop]
 
-    def coefs(self, theta):
-        return [affine.W.view(theta) for affine in self.affines]
+    def _slots(self):
+        """``(name, slot, in_state)`` of every layer's arrays, in layer order."""
+        for layer in self.layers:
+            for name, slot in layer.params.items():
+                yield name, slot, False
+            for name, slot in layer.states.items():
+                yield name, slot, True
 
-    def intercepts(self, theta):
-        return [affine.b.view(theta) for affine in self.affines]
+    def arrays(self, theta, state):
+        """Every per-layer array by name, as lists of views in layer order.
 
-    def unpack(self, theta):
-        """Views ``[(W, b), ...]`` into ``theta``, one pair per affine layer."""
-        return list(zip(self.coefs(theta), self.intercepts(theta), strict=True))
+        Names in ``FITTED_ARRAYS`` that no layer of this network has are absent.
+        """
+        arrays = {}
+        for name, slot, in_state in self._slots():
+            arrays.setdefault(name, []).append(slot.view(state if in_state else theta))
+        return arrays
 
-    def batch_norm_params(self, theta, state):
-        """Lists of ``gamma``, ``beta``, running mean and running variance views."""
-        return (
-            [norm.gamma.view(theta) for norm in self.batch_norms],
-            [norm.beta.view(theta) for norm in self.batch_norms],
-            [norm.mean.view(state) for norm in self.batch_norms],
-            [norm.var.view(state) for norm in self.batch_norms],
-        )
-
-    def pack(self, coefs, intercepts, dtype, gammas=(), betas=()):
-        """A new flat parameter vector holding the given per-layer arrays."""
+    def pack(self, arrays, dtype):
+        """New parameter and state vectors holding ``arrays`` (as ``arrays`` gives)."""
         theta = np.empty(self.size, dtype)
-        for affine, W, b in zip(self.affines, coefs, intercepts, strict=True):
-            affine.W.view(theta)[...] = W
-            affine.b.view(theta)[...] = b
-        for norm, gamma, beta in zip(self.batch_norms, gammas, betas, strict=True):
-            norm.gamma.view(theta)[...] = gamma
-            norm.beta.view(theta)[...] = beta
-        return theta
-
-    def pack_state(self, means, variances, dtype):
-        """A new flat state vector holding the running statistics."""
         state = np.empty(self.state_size, dtype)
-        for norm, mean, var in zip(self.batch_norms, means, variances, strict=True):
-            norm.mean.view(state)[...] = mean
-            norm.var.view(state)[...] = var
-        return state
+        position = dict.fromkeys(arrays, 0)
+        for name, slot, in_state in self._slots():
+            slot.view(state if in_state else theta)[...] = arrays[name][position[name]]
+            position[name] += 1
+        return theta, state
 
     def init(self, rng, dtype=np.float64):
         """Glorot-uniform weights and biases, and fresh normalisation arrays.

@@ -13,30 +13,52 @@ import numpy as np
 _BLOCK = 16384
 
 
-def _blocks(size):
-    return [slice(start, min(start + _BLOCK, size)) for start in range(0, size, _BLOCK)]
+class Optimizer:
+    """What SGD and Adam share: block-wise updates, a work array, their state.
+
+    ``step(theta, grad, learning_rate)`` updates ``theta`` in place; the rate
+    belongs to the caller (the training loop asks its schedule for it), so an
+    optimizer holds only the state its update rule accumulates, named in
+    ``_state`` for ``state_dict``.
+    """
+
+    _state = ()
+
+    def __init__(self, size, dtype):
+        self._blocks = [
+            slice(start, min(start + _BLOCK, size)) for start in range(0, size, _BLOCK)
+        ]
+        self._work = np.empty(min(size, _BLOCK), dtype)
+
+    def state_dict(self):
+        return {name: getattr(self, name) for name in self._state}
+
+    def load_state_dict(self, state):
+        for name in self._state:
+            current = getattr(self, name)
+            if isinstance(current, np.ndarray):
+                current[...] = state[name]
+            else:
+                setattr(self, name, type(current)(state[name]))
 
 
-class SGD:
+class SGD(Optimizer):
     """Stochastic gradient descent with (Nesterov) momentum.
 
     The update is scikit-learn's: ``v <- momentum v - lr g`` then
     ``theta += v``, or with Nesterov ``theta += momentum v - lr g``.
-    ``learning_rate`` is the step the training loop's schedule sets before
-    each epoch.
     """
 
-    def __init__(self, size, dtype, learning_rate, momentum=0.9, nesterov=True):
-        self.learning_rate = float(learning_rate)
-        self.momentum = momentum
-        self.nesterov = nesterov
-        self.velocity = np.zeros(size, dtype)
-        self._blocks = _blocks(size)
-        self._work = np.empty(min(size, _BLOCK), dtype)
+    _state = ("velocity",)
 
-    def step(self, theta, grad):
+    def __init__(self, size, dtype, momentum=0.9, nesterov=True):
+        super().__init__(size, dtype)
+        self.momentum, self.nesterov = momentum, nesterov
+        self.velocity = np.zeros(size, dtype)
+
+    def step(self, theta, grad, learning_rate):
         """Update ``theta`` in place from the gradient ``grad``."""
-        lr, momentum = self.learning_rate, self.momentum
+        lr, momentum = float(learning_rate), self.momentum
         for block in self._blocks:
             v, g = self.velocity[block], grad[block]
             lr_g = np.multiply(g, lr, out=self._work[: g.shape[0]])
@@ -50,35 +72,27 @@ class SGD:
             else:
                 theta[block] += v
 
-    def state_dict(self):
-        return {"velocity": self.velocity}
 
-    def load_state_dict(self, state):
-        self.velocity[...] = state["velocity"]
-
-
-class Adam:
+class Adam(Optimizer):
     """Adam (Kingma & Ba, 2014) with scikit-learn's update and defaults."""
 
-    def __init__(
-        self, size, dtype, learning_rate, beta_1=0.9, beta_2=0.999, epsilon=1e-8
-    ):
-        self.learning_rate = float(learning_rate)
+    _state = ("t", "m", "v")
+
+    def __init__(self, size, dtype, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
+        super().__init__(size, dtype)
         self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
         self.t = 0
         self.m = np.zeros(size, dtype)
         self.v = np.zeros(size, dtype)
-        self._blocks = _blocks(size)
-        self._work = np.empty(min(size, _BLOCK), dtype)
 
-    def step(self, theta, grad):
+    def step(self, theta, grad, learning_rate):
         """Update ``theta`` in place from the gradient ``grad``."""
         b1, b2 = self.beta_1, self.beta_2
         self.t += 1
         # Bias correction folded into the step size (Kingma & Ba, 2014, Sec. 2).
         # math.sqrt keeps lr a Python float: a NumPy float64 scalar would send
         # every float32 pass below through a float64 loop (NEP 50).
-        lr = self.learning_rate * math.sqrt(1 - b2**self.t) / (1 - b1**self.t)
+        lr = float(learning_rate) * math.sqrt(1 - b2**self.t) / (1 - b1**self.t)
         for block in self._blocks:
             m, v, g = self.m[block], self.v[block], grad[block]
             work = self._work[: g.shape[0]]
@@ -93,14 +107,6 @@ class Adam:
             np.divide(m, work, out=work)
             work *= lr
             theta[block] -= work
-
-    def state_dict(self):
-        return {"t": self.t, "m": self.m, "v": self.v}
-
-    def load_state_dict(self, state):
-        self.t = int(state["t"])
-        self.m[...] = state["m"]
-        self.v[...] = state["v"]
 
 
 OPTIMIZERS = {"sgd": SGD, "adam": Adam}

@@ -5,8 +5,6 @@
 
 import math
 
-SCHEDULES = ("constant", "invscaling", "adaptive", "cosine", "step", "exponential")
-
 # The adaptive schedule gives up once a plateau would push the step below this
 # (scikit-learn's threshold).
 MIN_ADAPTIVE_LEARNING_RATE = 1e-6
@@ -15,14 +13,51 @@ MIN_ADAPTIVE_LEARNING_RATE = 1e-6
 ADAPTIVE_DIVISOR = 5.0
 
 
+def _unchanged(schedule, base, epoch, n_seen):
+    return base
+
+
+def _invscaling(schedule, base, epoch, n_seen):
+    return base / (n_seen + 1) ** schedule.power_t
+
+
+def _cosine(schedule, base, epoch, n_seen):
+    floor = schedule.min_learning_rate
+    horizon = max(schedule.max_iter - schedule.warmup_epochs, 1)
+    progress = min(epoch, horizon) / horizon
+    return floor + (base - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def _step(schedule, base, epoch, n_seen):
+    decay = schedule.lr_decay ** (epoch // schedule.lr_step)
+    return max(schedule.min_learning_rate, base * decay)
+
+
+def _exponential(schedule, base, epoch, n_seen):
+    decay = schedule.lr_decay ** (epoch / schedule.lr_step)
+    return max(schedule.min_learning_rate, base * decay)
+
+
+# Schedule name -> rate(schedule, base, epoch after warm-up, samples seen).
+RATES = {
+    "constant": _unchanged,
+    "invscaling": _invscaling,
+    "adaptive": _unchanged,
+    "cosine": _cosine,
+    "step": _step,
+    "exponential": _exponential,
+}
+SCHEDULES = tuple(RATES)
+
+
 class Schedule:
     """The learning rate of each epoch.
 
     ``rate(n_seen)`` gives the rate of the next epoch, the one with index
     ``epoch`` (counted from 0 in this fit), after ``n_seen`` training samples
     in all; ``end_epoch()`` moves to the next. The rate is ``learning_rate``
-    times ``factor`` (which the adaptive schedule and restarts after a
-    divergence shrink), shaped by the schedule:
+    times ``factor`` (which ``shrink`` lowers: the adaptive schedule on a
+    plateau, a restart after a divergence), shaped by the schedule:
 
     - ``constant``, ``adaptive``: unchanged;
     - ``invscaling``: divided by ``(n_seen + 1) ** power_t`` (scikit-learn's);
@@ -42,6 +77,7 @@ class Schedule:
         lr_step=10, min_learning_rate=0.0, warmup_epochs=0,
     ):  # fmt: skip
         self.name = name
+        self._rate = RATES[name]
         self.learning_rate = float(learning_rate)
         self.power_t, self.max_iter = power_t, max_iter
         self.lr_decay, self.lr_step = lr_decay, lr_step
@@ -53,28 +89,20 @@ class Schedule:
         base = self.learning_rate * self.factor
         if self.epoch < self.warmup_epochs:
             return base * (self.epoch + 1) / (self.warmup_epochs + 1)
-        epoch = self.epoch - self.warmup_epochs
-        name, floor = self.name, self.min_learning_rate
-        if name == "invscaling":
-            return base / (n_seen + 1) ** self.power_t
-        if name == "cosine":
-            horizon = max(self.max_iter - self.warmup_epochs, 1)
-            progress = min(epoch, horizon) / horizon
-            return floor + (base - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
-        if name == "step":
-            return max(floor, base * self.lr_decay ** (epoch // self.lr_step))
-        if name == "exponential":
-            return max(floor, base * self.lr_decay ** (epoch / self.lr_step))
-        return base
+        return self._rate(self, base, self.epoch - self.warmup_epochs, n_seen)
 
     def end_epoch(self):
         self.epoch += 1
+
+    def shrink(self, divisor):
+        """Divide every later rate by ``divisor``."""
+        self.factor /= divisor
 
     def on_plateau(self, n_seen=0):
         """React to a plateau; return True when training should stop."""
         if self.name != "adaptive" or self.rate(n_seen) <= MIN_ADAPTIVE_LEARNING_RATE:
             return True
-        self.factor /= ADAPTIVE_DIVISOR
+        self.shrink(ADAPTIVE_DIVISOR)
         return False
 
     def state_dict(self):
