@@ -3,9 +3,9 @@
 # Authors: The skann developers
 # SPDX-License-Identifier: BSD-3-Clause
 
-import copy
 import warnings
 from abc import abstractmethod
+from itertools import pairwise
 
 import numpy as np
 import scipy.sparse as sp
@@ -326,8 +326,10 @@ class BaseANN(CallbackSupportMixin, BaseEstimator, metaclass=ANNMeta):
     def _check_continuation(self, spec):
         """Refuse to continue training a network other than the fitted one."""
         fitted = self._spec_of_fitted()
-        expected = list(zip(fitted.layer_sizes[:-1], fitted.layer_sizes[1:]))
-        got = list(zip(spec.layer_sizes[:-1], spec.layer_sizes[1:]))
+        expected, got = (
+            list(pairwise(fitted.layer_sizes)),
+            list(pairwise(spec.layer_sizes)),
+        )
         if expected != got:
             raise ValueError(
                 f"Cannot continue training: the fitted network has layer shapes "
@@ -417,9 +419,7 @@ class BaseANN(CallbackSupportMixin, BaseEstimator, metaclass=ANNMeta):
             )  # fmt: skip
             hooks.append(monitor)
         else:
-            (sample_weight,) = self._with_class_weight(
-                y, [(y, sample_weight)], X.dtype
-            )
+            (sample_weight,) = self._with_class_weight(y, [(y, sample_weight)], X.dtype)
         if self.verbose:
             hooks.append(print_epoch)
         hooks += callback_hooks
@@ -443,7 +443,9 @@ class BaseANN(CallbackSupportMixin, BaseEstimator, metaclass=ANNMeta):
         best, count = None, 0
         if monitor is not None:
             key = monitor.key
-            best = monitor.best_score if key == "validation_score" else monitor.best_loss
+            best = (
+                monitor.best_score if key == "validation_score" else monitor.best_loss
+            )
         elif saved is not None:
             best = self.best_loss_
             if best is None:
@@ -548,7 +550,9 @@ class BaseANN(CallbackSupportMixin, BaseEstimator, metaclass=ANNMeta):
         arrays = network.arrays(theta, state)
         for name in FITTED_ARRAYS:
             views = arrays.get(name)
-            setattr(self, f"{name}_", None if views is None else [a.copy() for a in views])
+            setattr(
+                self, f"{name}_", None if views is None else [a.copy() for a in views]
+            )
         # Predict builds the network from this record of the fitted one, never
         # from the current parameters, which set_params may have changed.
         self._fitted_spec = {

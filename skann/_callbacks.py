@@ -43,9 +43,7 @@ def fit_task(
     # Tear down here, not only in _fit_context: a failed fit restores the
     # estimator's attributes, which drops the context that teardown looks for.
     with callback_management_context(estimator):
-        task = _FitTask(
-            estimator, X, y, max_subtasks, network, sample_weight, progress
-        )
+        task = _FitTask(estimator, X, y, max_subtasks, network, sample_weight, progress)
         task.begin(theta, state)
         yield [task]
         task.end()
@@ -63,9 +61,7 @@ class _FitTask:
     for ``LogisticRegression`` does.
     """
 
-    def __init__(
-        self, estimator, X, y, max_subtasks, network, sample_weight, progress
-    ):
+    def __init__(self, estimator, X, y, max_subtasks, network, sample_weight, progress):
         self.estimator, self.X, self.y = estimator, X, y
         self.max_subtasks, self.network = max_subtasks, network
         self.progress = progress

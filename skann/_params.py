@@ -240,4 +240,6 @@ def check_training_params(estimator, incremental):
             "(the whole fit would run in the warm-up, below the full step)"
         )
     for what in ignored:
-        warnings.warn(f"{type(est).__name__} ignores {what}.", UserWarning, stacklevel=2)
+        warnings.warn(
+            f"{type(est).__name__} ignores {what}.", UserWarning, stacklevel=2
+        )

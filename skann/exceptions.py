@@ -28,10 +28,13 @@ class TrainingDiverged(ValueError):
     def __init__(self, epoch, loss, step="epoch"):
         self.epoch, self.loss = epoch, loss
         advice = (
-            "Lower `learning_rate`, scale the inputs (for example with "
-            "StandardScaler) or use a smaller network."
+            "Lower `learning_rate`, clip the steps (`max_grad_norm=1.0`), "
+            "standardise a regression target (`target_scaling='standard'`), "
+            "scale the inputs (for example with StandardScaler) or use a "
+            "smaller network."
             if step == "epoch"
-            else "Scale the inputs and the targets (for example with StandardScaler)."
+            else "Scale the inputs (for example with StandardScaler) and, for "
+            "regression, the target (`target_scaling='standard'`)."
         )
         self.step = step
         super().__init__(

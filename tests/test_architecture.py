@@ -88,7 +88,11 @@ def test_activation_list_is_recorded_per_hidden_layer(Estimator, data):
 @pytest.mark.parametrize(
     "activation, hidden, match",
     [
-        (["tanh"], (8, 5), "activation has 1 entry but hidden_layer_sizes has 2 layers"),
+        (
+            ["tanh"],
+            (8, 5),
+            "activation has 1 entry but hidden_layer_sizes has 2 layers",
+        ),
         (
             ("tanh",) * 3,
             (8, 5),

@@ -683,7 +683,12 @@ def predict_problem(batch_norm):
     )
     theta = rng.uniform(-1.0, 1.0, network.size)
     state = np.concatenate(
-        [rng.randn(16), rng.uniform(0.5, 2.0, 16), rng.randn(8), rng.uniform(0.5, 2.0, 8)]
+        [
+            rng.randn(16),
+            rng.uniform(0.5, 2.0, 16),
+            rng.randn(8),
+            rng.uniform(0.5, 2.0, 8),
+        ]
         if batch_norm
         else [np.empty(0)]
     )

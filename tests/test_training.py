@@ -114,7 +114,7 @@ def run(
 def test_train_minibatch_decreases_the_loss(optimizer_class):
     problem = make_problem()
     optimizer = optimizer_class(problem.theta.size, problem.theta.dtype)
-    result, progress, rule = run(problem, optimizer)
+    result, progress, _rule = run(problem, optimizer)
     assert result.loss == progress.loss_curve[-1]
     assert progress.loss_curve[-1] < 0.5 * progress.loss_curve[0]
     assert result.theta is problem.theta
@@ -181,7 +181,7 @@ def test_adaptive_schedule_lowers_the_rate_instead_of_stopping():
     problem = make_problem()
     optimizer = sgd(problem)
     lines = []
-    result, progress, rule = run(
+    result, progress, _rule = run(
         problem, optimizer, tol=1e6, n_iter_no_change=2, max_iter=100,
         log=lines.append, schedule="adaptive",
     )  # fmt: skip
@@ -261,7 +261,7 @@ def test_validation_monitor_keeps_the_best_weights(metric):
     monitor = ValidationMonitor(
         objective, X[:10], Y[:10], None, score, metric, theta, objective.state
     )
-    result, progress, _ = run(problem, sgd(problem), max_iter=6, hooks=[monitor])
+    _result, progress, _ = run(problem, sgd(problem), max_iter=6, hooks=[monitor])
     records = progress.history
     assert [r["validation_score"] for r in records] == [0.1, 0.5, 0.3, 0.2, 0.4, 0.45]
     losses = [r["validation_loss"] for r in records]
@@ -306,7 +306,7 @@ def test_train_minibatch_calls_hooks_once_per_epoch():
 def test_hook_returning_true_stops_train_minibatch_after_that_epoch():
     problem = make_problem()
     recorder = Recorder()
-    result, progress, rule = run(
+    result, progress, _rule = run(
         problem, sgd(problem), max_iter=30, hooks=[stop_at(3), recorder]
     )
     assert result.n_iter == 3
@@ -383,7 +383,7 @@ def test_train_lbfgs_decreases_monotonically_and_reports_its_loss():
 
 
 def test_train_lbfgs_reports_when_it_runs_out_of_iterations():
-    result, curve = lbfgs(make_problem(), max_iter=3, tol=1e-12)
+    result, _curve = lbfgs(make_problem(), max_iter=3, tol=1e-12)
     assert result.n_iter == 3
     assert result.message
 
@@ -396,7 +396,7 @@ def test_train_lbfgs_keeps_float32():
 
 def test_train_lbfgs_calls_hooks_once_per_iteration():
     recorder = Recorder()
-    result, curve = lbfgs(make_problem(), max_iter=5, tol=1e-12, hooks=[recorder])
+    _result, curve = lbfgs(make_problem(), max_iter=5, tol=1e-12, hooks=[recorder])
     records = recorder.records
     assert [record["epoch"] for record in records] == [1, 2, 3, 4, 5]
     assert all(set(record) == RECORD_KEYS for record in records)

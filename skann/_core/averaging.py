@@ -45,7 +45,7 @@ class EMA:
 
 
 class SWA:
-    """The plain mean of the weights at the end of each of the last ``window`` epochs."""
+    """The plain mean of the weights at the end of the last ``window`` epochs."""
 
     def __init__(self, size, dtype, window=10):
         self.window = window

@@ -44,7 +44,9 @@ class ValidationMonitor:
                  best_score=-np.inf, best_loss=np.inf):  # fmt: skip
         self.objective, self.score = objective, score
         self.X, self.Y, self.sample_weight = X, Y, sample_weight
-        self.total = X.shape[0] if sample_weight is None else float(np.sum(sample_weight))
+        self.total = (
+            X.shape[0] if sample_weight is None else float(np.sum(sample_weight))
+        )
         self.key = f"validation_{metric}"
         self.best_score, self.best_loss = best_score, best_loss
         self.best_theta = theta.copy()

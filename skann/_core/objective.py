@@ -295,5 +295,3 @@ class Objective:
             grad_W += (self.alpha / total) * self.network.weights(theta)
             value += self.penalty(theta, total)
         return value
-
-

@@ -126,7 +126,6 @@ class _Gather:
         return X, Y, sw
 
 
-
 class _Restarts:
     """Where an epoch that diverges goes back to: the start of the best epoch.
 
@@ -136,7 +135,12 @@ class _Restarts:
     """
 
     def __init__(self, progress, theta, state, order, max_restarts):
-        self.progress, self.theta, self.state, self.order = progress, theta, state, order
+        self.progress, self.theta, self.state, self.order = (
+            progress,
+            theta,
+            state,
+            order,
+        )
         self.max_restarts = max_restarts
         self.current = self.best = None
         self.best_loss = np.inf
@@ -393,7 +397,12 @@ HISTORY_COLUMNS = {
 }
 
 
-_OPTIONAL_ENTRIES = ("validation_loss", "validation_score", "learning_rate", "gradient_norm")
+_OPTIONAL_ENTRIES = (
+    "validation_loss",
+    "validation_score",
+    "learning_rate",
+    "gradient_norm",
+)
 
 
 def history_columns(records):
@@ -409,7 +418,8 @@ def history_columns(records):
 def history_records(columns):
     """The records stored by ``history_columns``, NaN entries as None."""
     lists = {key: columns[key].tolist() for key in HISTORY_COLUMNS}
-    records = [dict(zip(lists, values, strict=True)) for values in zip(*lists.values())]
+    rows = zip(*lists.values(), strict=True)
+    records = [dict(zip(lists, values, strict=True)) for values in rows]
     for r in records:
         for key in _OPTIONAL_ENTRIES:
             if r[key] != r[key]:
