@@ -70,7 +70,7 @@ class _FitTask:
         self.metadata = (
             None if sample_weight is None else {"sample_weight": sample_weight}
         )
-        self.subtask_name = "lbfgs-iter" if estimator.solver == "lbfgs" else "epoch"
+        self.subtask_name = "epoch" if estimator._is_stochastic() else "lbfgs-iter"
         self.n_epochs = 0
         self.summary = {}
         self.epoch_context = None

@@ -194,7 +194,7 @@ def is_rate(value):
 def check_training_params(estimator, incremental):
     """Checks across parameters, once per training call; warnings for no-ops."""
     est = estimator
-    stochastic = est.solver != "lbfgs"
+    stochastic = est._is_stochastic()
     if est.early_stopping and incremental:
         raise ValueError("partial_fit does not support early_stopping=True.")
     if est.early_stopping and stochastic and not est.validation_fraction:

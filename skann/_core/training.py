@@ -7,6 +7,7 @@ import copy
 import math
 import time
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import scipy.optimize
@@ -134,14 +135,9 @@ class _Restarts:
     is that of the epoch with the lowest loss so far.
     """
 
-    def __init__(self, progress, theta, state, order, max_restarts):
-        self.progress, self.theta, self.state, self.order = (
-            progress,
-            theta,
-            state,
-            order,
-        )
-        self.max_restarts = max_restarts
+    def __init__(self, progress, theta, state, order, max_restarts, warn=None):
+        self.progress, self.theta, self.state = progress, theta, state
+        self.order, self.max_restarts, self.warn = order, max_restarts, warn
         self.current = self.best = None
         self.best_loss = np.inf
 
@@ -170,6 +166,23 @@ class _Restarts:
         if self.current is not None and loss < self.best_loss:
             self.best, self.best_loss = self.current, loss
 
+    def after_divergence(self, epoch, loss, learning_rate, start_time):
+        """Restart after epoch ``epoch`` diverged at ``loss``; raise if none is left."""
+        if not self.left:
+            raise TrainingDiverged(epoch, loss)
+        self.restart()
+        progress = self.progress
+        progress.history.append(
+            record(epoch, loss, learning_rate, None, start_time) | {"restart": True}
+        )
+        if self.warn is not None:
+            self.warn(
+                f"Training diverged at epoch {epoch} (loss {loss:.6g}); going back "
+                "to the weights of its best epoch so far with the learning rate "
+                f"divided by 10 (restart {progress.n_restarts} of "
+                f"{self.max_restarts})."
+            )
+
     def restart(self):
         """Go back to the best snapshot with a smaller learning rate."""
         theta, state, optimizer, averager, order, reference = self.best
@@ -184,6 +197,54 @@ class _Restarts:
         progress.reference_loss = reference
         progress.n_restarts += 1
         progress.schedule.shrink(RESTART_DIVISOR)
+
+
+class _EpochData(NamedTuple):
+    """The rows an epoch steps over: arrays, row order, batch slices."""
+
+    X: object
+    Y: np.ndarray
+    sample_weight: np.ndarray | None
+    order: np.ndarray
+    gather: object  # a _Gather for shuffled minibatches, else None
+    batches: list
+
+
+def _epoch(objective, theta, grad, data, progress, learning_rate, max_grad_norm):
+    """One pass of optimizer steps over the batches of ``data``.
+
+    Returns the epoch's loss (batch losses weighted by their rows, over all
+    rows), the norm of the last gradient if clipping computed it (else None),
+    and the first non-finite batch loss (else None), at which the pass stops.
+    """
+    optimizer, averager = progress.optimizer, progress.averager
+    X, Y, sample_weight, order, gather, batches = data
+    accumulated, norm = 0.0, None
+    for batch in batches:
+        if gather is not None:
+            X_batch, Y_batch, sw_batch = gather(order[batch])
+        else:
+            # Unshuffled, or one full batch whose row order does not matter.
+            X_batch, Y_batch = X[batch], Y[batch]
+            sw_batch = None if sample_weight is None else sample_weight[batch]
+        if sw_batch is not None and not sw_batch.any():
+            # A batch of zero weight (bootstrap counts do this) contributes
+            # nothing: no loss, no step.
+            continue
+        value = objective(theta, X_batch, Y_batch, sw_batch, grad)
+        if not math.isfinite(value):
+            return np.nan, norm, value
+        if progress.reference_loss is None:
+            progress.reference_loss = value
+        accumulated += value * (batch.stop - batch.start)
+        if max_grad_norm is not None:
+            norm = _gradient_norm(grad)
+            if norm > max_grad_norm:
+                grad *= max_grad_norm / norm
+        optimizer.step(theta, grad, learning_rate)
+        if averager is not None:
+            averager.after_step(theta)
+    return accumulated / X.shape[0], norm, None
 
 
 def train_minibatch(
@@ -215,23 +276,22 @@ def train_minibatch(
     divided by 10, ``warn`` is called with a message and training goes on.
     """
     n_samples = X.shape[0]
-    optimizer, schedule, averager = (
-        progress.optimizer,
-        progress.schedule,
-        progress.averager,
-    )
-    state = objective.state
+    schedule, averager, state = progress.schedule, progress.averager, objective.state
     grad = np.empty_like(theta)
     # Row numbers as int32 halve the memory of the batch order.
     order = np.arange(n_samples, dtype=np.int32 if n_samples < 2**31 else np.intp)
     gather = shuffle and batch_size < n_samples
     if gather:
         gather_batch = _Gather(X, Y, sample_weight, batch_size)
-    n_iter, hit_max_iter = 0, False
-    n_epochs = len(progress.loss_curve)
-    restarts = _Restarts(progress, theta, state, order, max_restarts)
     # Batch statistics of a single row are meaningless (zero variance).
     min_batch_size = 2 if objective.network.batch_norms else 1
+    data = _EpochData(
+        X, Y, sample_weight, order, gather_batch if gather else None,
+        list(gen_batches(n_samples, batch_size, min_batch_size)),
+    )  # fmt: skip
+    n_iter, hit_max_iter = 0, False
+    n_epochs = len(progress.loss_curve)
+    restarts = _Restarts(progress, theta, state, order, max_restarts, warn)
 
     epoch = 1
     while epoch <= max_iter:
@@ -243,54 +303,16 @@ def train_minibatch(
             # makes the same swaps from the same draws, without two new arrays.
             rng.shuffle(order)
 
-        accumulated, norm, diverged = 0.0, None, None
-        for batch in gen_batches(n_samples, batch_size, min_batch_size):
-            if gather:
-                X_batch, Y_batch, sw_batch = gather_batch(order[batch])
-            else:
-                # Unshuffled, or one full batch whose row order does not matter.
-                X_batch, Y_batch = X[batch], Y[batch]
-                sw_batch = None if sample_weight is None else sample_weight[batch]
-            if sw_batch is not None and not sw_batch.any():
-                # A batch of zero weight (bootstrap counts do this) contributes
-                # nothing: no loss, no step.
-                continue
-            value = objective(theta, X_batch, Y_batch, sw_batch, grad)
-            if not math.isfinite(value):
-                diverged = value
-                break
-            if progress.reference_loss is None:
-                progress.reference_loss = value
-            accumulated += value * (batch.stop - batch.start)
-            if max_grad_norm is not None:
-                norm = _gradient_norm(grad)
-                if norm > max_grad_norm:
-                    grad *= max_grad_norm / norm
-            optimizer.step(theta, grad, learning_rate)
-            if averager is not None:
-                averager.after_step(theta)
-
-        loss = accumulated / n_samples
+        loss, norm, diverged = _epoch(
+            objective, theta, grad, data, progress, learning_rate, max_grad_norm
+        )
         if diverged is None:
             exploded = loss > DIVERGENCE_FACTOR * max(progress.reference_loss, 1.0)
             # The epoch's last step may overflow weights after its loss was taken.
             if exploded or not np.isfinite(theta).all():
                 diverged = loss
         if diverged is not None:
-            if not restarts.left:
-                raise TrainingDiverged(n_epochs + 1, diverged)
-            restarts.restart()
-            progress.history.append(
-                record(n_epochs + 1, diverged, learning_rate, None, start_time)
-                | {"restart": True}
-            )
-            if warn is not None:
-                warn(
-                    f"Training diverged at epoch {n_epochs + 1} (loss {diverged:.6g}); "
-                    f"going back to the weights of its best epoch so far with "
-                    f"the learning rate divided by 10 (restart "
-                    f"{progress.n_restarts} of {max_restarts})."
-                )
+            restarts.after_divergence(n_epochs + 1, diverged, learning_rate, start_time)
             continue
 
         restarts.end_epoch(loss)
