@@ -35,6 +35,7 @@ from skann._params import (
     OPTIMIZER_PARAMS,
     PARAMETER_CONSTRAINTS,
     ANNMeta,
+    check_activation_name,
     check_renamed_values,
     check_training_params,
     hidden_sizes,
@@ -145,6 +146,7 @@ class BaseANN(
         # Values scikit-learn's MLP estimators accept for a parameter skann
         # uses differently get a pointer before the generic message.
         check_renamed_values(self)
+        check_activation_name(self)
         super()._validate_params()
 
     def set_params(self, **params):

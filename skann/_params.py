@@ -131,6 +131,17 @@ def check_renamed_values(estimator):
         )
 
 
+def check_activation_name(estimator):
+    """A single unknown activation name: the sorted names and the closest one."""
+    value = estimator.activation
+    if isinstance(value, str) and value not in ACTIVATIONS:
+        raise InvalidParameterError(
+            f"The 'activation' parameter of {type(estimator).__name__} must be a "
+            f"str among {sorted(ACTIVATIONS)} or a list of them, one per hidden "
+            f"layer; got {value!r}." + _closest(value, "activation")
+        )
+
+
 def hidden_sizes(estimator):
     """``hidden_layer_sizes`` as a list of positive ints."""
     sizes = estimator.hidden_layer_sizes

@@ -253,6 +253,10 @@ def test_activation_messages_are_sorted_and_suggest_the_closest_name(regression)
         ANNRegressor((4, 4), activation=["tanh", "tahn"]).fit(X, y)
     listed = str(info.value).split("[")[1].split("]")[0].replace("'", "").split(", ")
     assert listed == sorted(listed)
+    with pytest.raises(ValueError, match=r"Did you mean 'gelu'\?") as info:
+        ANNRegressor((4,), activation="gleu").fit(X, y)
+    listed = str(info.value).split("[")[1].split("]")[0].replace("'", "").split(", ")
+    assert listed == sorted(listed)
     with pytest.raises(ValueError, match="1 entry but hidden_layer_sizes has 2 layers"):
         ANNRegressor((4, 4), dropout=[0.1]).fit(X, y)
     with pytest.raises(
