@@ -61,18 +61,17 @@ from skann._classifier import ANNClassifier
 from skann._core.layers import BATCH_NORM_EPSILON
 from skann._regressor import ANNRegressor
 
-__all__ = ["CLASSIFIER_ALIAS", "REGRESSOR_ALIAS", "register"]
+__all__ = ["register"]
 
-#: The name skl2onnx knows ANNRegressor by.
-REGRESSOR_ALIAS = "SkannANNRegressor"
-#: The name skl2onnx knows ANNClassifier by.
-CLASSIFIER_ALIAS = "SkannANNClassifier"
+# The names skl2onnx knows the estimators by.
+_REGRESSOR_ALIAS = "SkannANNRegressor"
+_CLASSIFIER_ALIAS = "SkannANNClassifier"
 
 # The options of the classifier's conversion, as skl2onnx declares them for
 # MLPClassifier: ``zipmap`` (the probabilities as a list of dictionaries,
 # False for a tensor, 'columns' for one output per class), ``nocl`` (labels
 # as class indices) and ``output_class_labels`` (the classes as an output).
-CLASSIFIER_OPTIONS = {
+_CLASSIFIER_OPTIONS = {
     "zipmap": [True, False, "columns"],
     "nocl": [True, False],
     "output_class_labels": [False, True],
@@ -103,8 +102,8 @@ _SINGLE_OPERATOR = {
     "logistic": ("Sigmoid", {}),
     "exp": ("Exp", {}),
 }
-# Operators that ONNX Runtime (1.2x) implements for float only: a double
-# graph spells these activations out instead.
+# Operators that ONNX Runtime (1.22 to 1.32 at least) implements for float
+# only: a double graph spells these activations out instead.
 _FLOAT_ONLY_OPERATOR = {
     "leaky_relu": ("LeakyRelu", {"alpha": 0.01}),
     "elu": ("Elu", {"alpha": 1.0}),
@@ -283,13 +282,11 @@ class _Graph:
 
 
 def _folded_layers(model):
-    """The fitted network as ``[(W, b), ...]`` in float64, ready for prediction.
+    """The fitted affine layers as ``[(W, b), ...]`` in float64.
 
-    Batch normalisation ``(z - mean) gamma / sqrt(var + eps) + beta`` of a
-    hidden layer's affine output is an affine map of that output, so it is
-    folded into the layer's ``W`` and ``b``; the regressor's target scaling
-    ``y scale + mean`` is folded into the output layer where the output
-    activation is the identity.
+    Batch normalisation at prediction, ``(z - mean) gamma / sqrt(var + eps)
+    + beta`` on a hidden layer's affine output ``z = a W + b``, is itself
+    affine in ``z``, so it is folded into that layer's ``W`` and ``b``.
     """
     layers = [
         (np.asarray(W, np.float64), np.asarray(b, np.float64))
@@ -323,11 +320,12 @@ def _target_scaling(model):
 
 
 def _add_network(graph, model, X, output, fold_target=False):
-    """The fitted network from input ``X`` to ``output`` (after its activation).
+    """Nodes from input ``X`` through the output activation to ``output``.
 
-    Returns the name of the network's output variable (``output``, or a
-    new one when the output activation of a non-folded target scaling
-    follows).
+    With ``fold_target``, the regressor's target scaling ``y scale + mean``
+    follows: folded into the output layer when the output activation is the
+    identity, as two nodes after it otherwise. ``output`` None names the
+    result anew. Returns the name of the result.
     """
     layers = _folded_layers(model)
     scaling = _target_scaling(model) if fold_target else None
@@ -557,15 +555,15 @@ def register():
     ['layer0_gemm', 'layer0_relu', 'layer1_gemm']
     """
     update_registered_converter(
-        ANNRegressor, REGRESSOR_ALIAS, _regressor_shape, _convert_regressor
+        ANNRegressor, _REGRESSOR_ALIAS, _regressor_shape, _convert_regressor
     )
     update_registered_converter(
         ANNClassifier,
-        CLASSIFIER_ALIAS,
+        _CLASSIFIER_ALIAS,
         _classifier_shape,
         _convert_classifier,
         parser=_parse_classifier,
-        options=CLASSIFIER_OPTIONS,
+        options=_CLASSIFIER_OPTIONS,
     )
 
 

@@ -153,6 +153,22 @@ def test_regressor_poisson():
     assert onx.graph.node[-1].name == "layer1_exp"
 
 
+def test_target_scaling_after_a_link():
+    # skann refuses target scaling with the Poisson loss, but the graph applies
+    # any scaling after the output link, as predict does.
+    X, X_test = _rows()
+    y = np.random.RandomState(1).poisson(np.exp(0.5 * X[:, 0]))
+    model = ANNRegressor((5,), loss="poisson", max_iter=20, random_state=0)
+    model.fit(X, y)
+    model.target_scale_, model.target_mean_ = np.array([3.0]), np.array([-2.0])
+    onx = _check_regressor(model, X_test)
+    assert [node.name for node in onx.graph.node][-3:] == [
+        "layer1_exp",
+        "target_scale",
+        "target_mean",
+    ]
+
+
 @pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
 def test_regressor_activation(activation):
     X, X_test = _rows()
