@@ -3,6 +3,8 @@
 # Authors: The skann developers
 # SPDX-License-Identifier: BSD-3-Clause
 
+import doctest
+
 import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
@@ -347,6 +349,14 @@ def test_pipeline(Estimator):
             _check_labels(label, pipeline, X_test.astype(dtype), dtype)
             expected = pipeline.predict_proba(X_test.astype(dtype))
             _assert_close(proba, expected, dtype)
+
+
+def test_docstring_examples():
+    # The doctest run of the package ignores skann/onnx.py, which needs the
+    # extra to import.
+    flags = doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
+    failed, attempted = doctest.testmod(skann_onnx, optionflags=flags)
+    assert attempted > 0 and failed == 0
 
 
 # -- What does not convert -----------------------------------------------------
