@@ -65,6 +65,15 @@ class BaseANN(
     (``_score_function``); everything else lives here.
     """
 
+    # The HTML repr links each estimator to its page of the API reference,
+    # generated/skann.<class name>.html in the built documentation. skann's
+    # documentation has no fixed address, so the link is relative to a page
+    # one folder below the documentation's root, such as the gallery's pages
+    # where the reprs are shown; to link a hosted copy instead, set this
+    # template (with the keys estimator_module and estimator_name) on BaseANN.
+    _doc_link_module = "skann"
+    _doc_link_template = "../generated/{estimator_module}.{estimator_name}.html"
+
     _parameter_constraints: dict = dict(PARAMETER_CONSTRAINTS)
 
     def __init__(

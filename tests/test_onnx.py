@@ -1,0 +1,396 @@
+"""ONNX export: skl2onnx's graphs of skann models, run in ONNX Runtime."""
+
+# Authors: The skann developers
+# SPDX-License-Identifier: BSD-3-Clause
+
+import doctest
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skann import ANNClassifier, ANNRegressor
+from skann._core.activations import ACTIVATIONS
+
+_REASON = "ONNX export needs the onnx extra: pip install 'skann[onnx]'"
+skl2onnx = pytest.importorskip("skl2onnx", reason=_REASON)
+ort = pytest.importorskip("onnxruntime", reason=_REASON)
+skann_onnx = pytest.importorskip("skann.onnx", reason=_REASON)
+
+pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
+
+# The largest difference allowed between ONNX Runtime's output and skann's,
+# per output column, relative to the largest magnitude of skann's output in
+# that column: a float32 graph rounds every weight and every intermediate
+# result to float32; a float64 graph differs from skann's float64 arithmetic
+# only by the order of the sums.
+RTOL = {np.float32: 1e-5, np.float64: 1e-12}
+
+N_FEATURES = 4
+
+
+def _rows(seed=0, n_train=120, n_inside=200, n_outside=100):
+    """Training rows, and test rows: inside the training range and far beyond."""
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(n_train, N_FEATURES))
+    X_test = np.vstack(
+        [
+            rng.normal(size=(n_inside, N_FEATURES)),
+            # Ten times the training spread: up to about 40 per feature.
+            10 * rng.normal(size=(n_outside, N_FEATURES)),
+        ]
+    )
+    return X, X_test
+
+
+def _session(onx):
+    return ort.InferenceSession(
+        onx.SerializeToString(), providers=["CPUExecutionProvider"]
+    )
+
+
+def _convert_and_run(model, X, dtype, **kwargs):
+    """Convert with ``to_onnx`` for ``dtype`` input and run the graph on ``X``."""
+    X = X.astype(dtype)
+    onx = skl2onnx.to_onnx(model, X[:1], **kwargs)
+    session = _session(onx)
+    return onx, session.run(None, {session.get_inputs()[0].name: X})
+
+
+def _relative_difference(got, expected):
+    """Largest |got - expected| per column over that column's largest |expected|."""
+    expected = np.asarray(expected, np.float64).reshape(len(expected), -1)
+    got = np.asarray(got, np.float64).reshape(expected.shape)
+    scale = np.max(np.abs(expected), axis=0)
+    return float(np.max(np.max(np.abs(got - expected), axis=0) / scale))
+
+
+def _assert_close(got, expected, dtype):
+    assert np.all(np.isfinite(got))
+    difference = _relative_difference(got, expected)
+    assert difference <= RTOL[dtype], difference
+
+
+def _check_regressor(model, X_test, **kwargs):
+    for dtype in (np.float32, np.float64):
+        onx, (y,) = _convert_and_run(model, X_test, dtype, **kwargs)
+        assert y.dtype == dtype
+        assert y.shape == (len(X_test), model.n_outputs_)
+        _assert_close(y, model.predict(X_test.astype(dtype)), dtype)
+    return onx
+
+
+def _regression_target(X, n_outputs=1):
+    Y = np.column_stack(
+        [np.sin(X[:, j]) + X @ np.linspace(-1, 1, N_FEATURES) for j in range(n_outputs)]
+    )
+    return Y[:, 0] if n_outputs == 1 else Y
+
+
+def _check_labels(label, model, X, dtype):
+    """Labels equal skann's, except a float32 graph's on near-ties."""
+    expected = model.predict(X)
+    if dtype == np.float64:
+        np.testing.assert_array_equal(label, expected)
+        return
+    p = model.predict_proba(X)
+    if expected.ndim == 2:
+        # Multilabel: a 0/1 matrix, one threshold per label.
+        tie = np.abs(p - 0.5) < 1e-5
+        np.testing.assert_array_equal(label[~tie], expected[~tie])
+        return
+    top = np.sort(p, axis=1)
+    tie = top[:, -1] - top[:, -2] < 1e-5
+    np.testing.assert_array_equal(label[~tie], expected[~tie])
+
+
+def _check_classifier(model, X_test):
+    """The labels and the probabilities, without ZipMap, in float and double."""
+    for dtype in (np.float32, np.float64):
+        _, (label, proba) = _convert_and_run(
+            model, X_test, dtype, options={"zipmap": False}
+        )
+        assert proba.dtype == dtype
+        _check_labels(label, model, X_test, dtype)
+        _assert_close(proba, model.predict_proba(X_test.astype(dtype)), dtype)
+
+
+# -- Regression ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n_outputs", [1, 3])
+def test_regressor_outputs(n_outputs):
+    X, X_test = _rows()
+    model = ANNRegressor((8, 5), max_iter=30, random_state=0)
+    model.fit(X, _regression_target(X, n_outputs))
+    _check_regressor(model, X_test)
+
+
+def test_regressor_target_scaling():
+    X, X_test = _rows()
+    Y = 100 * _regression_target(X, 2) + [50, -3000]
+    model = ANNRegressor((8,), target_scaling="standard", max_iter=30, random_state=0)
+    model.fit(X, Y)
+    assert model.target_mean_ is not None
+    onx = _check_regressor(model, X_test)
+    # The scaling is folded into the output layer: no node of its own.
+    assert [node.name for node in onx.graph.node] == [
+        "layer0_gemm",
+        "layer0_relu",
+        "layer1_gemm",
+    ]
+
+
+def test_regressor_poisson():
+    X, X_test = _rows()
+    rng = np.random.RandomState(1)
+    y = rng.poisson(np.exp(0.5 * X[:, 0] - 0.3 * X[:, 1]))
+    model = ANNRegressor((6,), activation="tanh", loss="poisson", max_iter=30)
+    model.set_params(random_state=0).fit(X, y)
+    assert model.out_activation_ == "exp"
+    onx = _check_regressor(model, X_test)
+    assert onx.graph.node[-1].op_type == "Exp"
+    assert onx.graph.node[-1].name == "layer1_exp"
+
+
+def test_target_scaling_after_a_link():
+    # skann refuses target scaling with the Poisson loss, but the graph applies
+    # any scaling after the output link, as predict does.
+    X, X_test = _rows()
+    y = np.random.RandomState(1).poisson(np.exp(0.5 * X[:, 0]))
+    model = ANNRegressor((5,), loss="poisson", max_iter=20, random_state=0)
+    model.fit(X, y)
+    model.target_scale_, model.target_mean_ = np.array([3.0]), np.array([-2.0])
+    onx = _check_regressor(model, X_test)
+    assert [node.name for node in onx.graph.node][-3:] == [
+        "layer1_exp",
+        "target_scale",
+        "target_mean",
+    ]
+
+
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+def test_regressor_activation(activation):
+    X, X_test = _rows()
+    model = ANNRegressor((6, 5), activation=activation, max_iter=20, random_state=0)
+    model.fit(X, _regression_target(X))
+    onx = _check_regressor(model, X_test)
+    names = [node.name for node in onx.graph.node]
+    assert names[0] == "layer0_gemm" and names[-1] == "layer2_gemm"
+    if activation != "identity":
+        assert f"layer0_{activation}" in names and f"layer1_{activation}" in names
+
+
+@pytest.mark.parametrize("activation", ["gelu", "silu"])
+def test_activation_before_opset_20(activation):
+    # Before opset 20 gelu has no single operator and is spelled out.
+    X, X_test = _rows()
+    model = ANNRegressor((6,), activation=activation, max_iter=20, random_state=0)
+    model.fit(X, _regression_target(X))
+    onx = _check_regressor(model, X_test, target_opset=18)
+    assert "Gelu" not in {node.op_type for node in onx.graph.node}
+
+
+def test_per_layer_activations():
+    X, X_test = _rows()
+    activation = ["gelu", "elu", "softplus", "leaky_relu"]
+    model = ANNRegressor((7, 6, 5, 4), activation=activation, max_iter=20)
+    model.set_params(random_state=0).fit(X, _regression_target(X))
+    onx = _check_regressor(model, X_test)
+    names = {node.name for node in onx.graph.node}
+    assert {f"layer{k}_{name}" for k, name in enumerate(activation)} <= names
+
+
+def test_batch_norm_is_folded():
+    X, X_test = _rows()
+    model = ANNRegressor((8, 6), batch_norm=True, batch_size=32, max_iter=15)
+    model.set_params(random_state=0).fit(X, _regression_target(X))
+    # Trained running statistics, not the initial ones.
+    assert not np.allclose(model.batch_norm_means_[0], 0)
+    onx = _check_regressor(model, X_test)
+    assert [node.op_type for node in onx.graph.node] == [
+        "Gemm",
+        "Relu",
+        "Gemm",
+        "Relu",
+        "Gemm",
+    ]
+
+
+def test_dropout_is_absent():
+    X, X_test = _rows()
+    model = ANNRegressor((8, 6), dropout=0.3, max_iter=20, random_state=0)
+    model.fit(X, _regression_target(X))
+    onx = _check_regressor(model, X_test)
+    assert "Dropout" not in {node.op_type for node in onx.graph.node}
+
+
+def test_no_hidden_layer():
+    X, X_test = _rows()
+    regressor = ANNRegressor((), max_iter=20, random_state=0)
+    regressor.fit(X, _regression_target(X, 2))
+    onx = _check_regressor(regressor, X_test)
+    assert [node.name for node in onx.graph.node] == ["layer0_gemm"]
+    classifier = ANNClassifier((), max_iter=20, random_state=0)
+    classifier.fit(X, np.array(["a", "b", "c"])[np.argmax(X[:, :3], axis=1)])
+    _check_classifier(classifier, X_test)
+
+
+def test_graph_names_its_layers():
+    X, _ = _rows()
+    model = ANNRegressor((5, 4), activation=["tanh", "gelu"], max_iter=5)
+    model.set_params(random_state=0).fit(X, _regression_target(X))
+    onx = skl2onnx.to_onnx(model, X[:1].astype(np.float32))
+    assert [(node.name, node.op_type) for node in onx.graph.node] == [
+        ("layer0_gemm", "Gemm"),
+        ("layer0_tanh", "Tanh"),
+        ("layer1_gemm", "Gemm"),
+        ("layer1_gelu", "Gelu"),
+        ("layer2_gemm", "Gemm"),
+    ]
+
+
+def test_convert_sklearn_and_integer_input():
+    from skl2onnx.common.data_types import Int64TensorType
+
+    X, _ = _rows()
+    model = ANNRegressor((5,), max_iter=10, random_state=0)
+    model.fit(X, _regression_target(X))
+    onx = skl2onnx.convert_sklearn(
+        model, initial_types=[("X", Int64TensorType([None, N_FEATURES]))]
+    )
+    X_int = np.arange(-20, 20).reshape(-1, N_FEATURES)
+    (y,) = _session(onx).run(None, {"X": X_int})
+    _assert_close(y, model.predict(X_int.astype(np.float32)), np.float32)
+
+
+# -- Classification --------------------------------------------------------------
+
+
+def _classification_targets(X):
+    return {
+        "binary": np.where(X[:, 0] - X[:, 1] > 0, "yes", "no"),
+        "multiclass": np.array(["cat", "dog", "eel"])[np.argmax(X[:, :3], axis=1)],
+        "integers": np.array([-1, 4, 9])[np.argmax(X[:, 1:], axis=1)],
+        "multilabel": (X[:, :3] > 0).astype(int),
+    }
+
+
+@pytest.mark.parametrize("kind", ["binary", "multiclass", "integers", "multilabel"])
+def test_classifier(kind):
+    X, X_test = _rows()
+    y = _classification_targets(X)[kind]
+    model = ANNClassifier((8, 5), max_iter=40, random_state=0).fit(X, y)
+    _check_classifier(model, X_test)
+
+
+@pytest.mark.parametrize("kind", ["binary", "multiclass", "integers", "multilabel"])
+def test_classifier_zipmap(kind):
+    # As skl2onnx does for MLPClassifier: by default the labels and, per row,
+    # a dictionary from class to probability.
+    X, X_test = _rows()
+    y = _classification_targets(X)[kind]
+    model = ANNClassifier((6,), max_iter=30, random_state=0).fit(X, y)
+    _, (label, proba) = _convert_and_run(model, X_test, np.float32)
+    _check_labels(label, model, X_test, np.float32)
+    classes = model.classes_
+    assert list(proba[0]) == list(classes)
+    rows = np.array([[row[c] for c in classes] for row in proba])
+    _assert_close(rows, model.predict_proba(X_test), np.float32)
+    # zipmap='columns': one output per class.
+    _, outputs = _convert_and_run(
+        model, X_test, np.float32, options={"zipmap": "columns"}
+    )
+    assert len(outputs) == 1 + len(classes)
+    _assert_close(np.column_stack(outputs[1:]), model.predict_proba(X_test), np.float32)
+
+
+def test_classifier_nocl_and_class_labels():
+    X, X_test = _rows()
+    y = _classification_targets(X)["multiclass"]
+    model = ANNClassifier((6,), max_iter=30, random_state=0).fit(X, y)
+    for dtype in (np.float32, np.float64):
+        _, (label, _) = _convert_and_run(
+            model, X_test, dtype, options={"zipmap": False, "nocl": True}
+        )
+        assert label.dtype == np.int64
+        np.testing.assert_array_equal(model.classes_[label], model.predict(X_test))
+    _, (_, _, classes) = _convert_and_run(
+        model,
+        X_test,
+        np.float32,
+        options={"zipmap": False, "output_class_labels": True},
+    )
+    np.testing.assert_array_equal(classes, model.classes_)
+
+
+@pytest.mark.parametrize("Estimator", [ANNRegressor, ANNClassifier])
+def test_pipeline(Estimator):
+    # Raw features of very different scales, standardised inside the pipeline.
+    X, X_test = _rows()
+    spread = np.array([0.01, 1.0, 50.0, 1000.0])
+    if Estimator is ANNRegressor:
+        y = _regression_target(X)
+    else:
+        y = _classification_targets(X)["multiclass"]
+    X, X_test = X * spread + 7, X_test * spread + 7
+    pipeline = make_pipeline(StandardScaler(), Estimator((6,), max_iter=30))
+    pipeline.set_params(**{f"{Estimator.__name__.lower()}__random_state": 0})
+    pipeline.fit(X, y)
+    options = {ANNClassifier: {"zipmap": False}} if Estimator is ANNClassifier else None
+    for dtype in (np.float32, np.float64):
+        _, outputs = _convert_and_run(pipeline, X_test, dtype, options=options)
+        if Estimator is ANNRegressor:
+            _assert_close(outputs[0], pipeline.predict(X_test.astype(dtype)), dtype)
+        else:
+            label, proba = outputs
+            _check_labels(label, pipeline, X_test.astype(dtype), dtype)
+            expected = pipeline.predict_proba(X_test.astype(dtype))
+            _assert_close(proba, expected, dtype)
+
+
+def test_docstring_examples():
+    # The doctest run of the package ignores skann/onnx.py, which needs the
+    # extra to import.
+    flags = doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
+    failed, attempted = doctest.testmod(skann_onnx, optionflags=flags)
+    assert attempted > 0 and failed == 0
+
+
+# -- What does not convert -----------------------------------------------------
+
+
+def test_zipmap_with_double_input_is_refused():
+    X, _ = _rows()
+    model = ANNClassifier((4,), max_iter=5, random_state=0)
+    model.fit(X, _classification_targets(X)["binary"])
+    with pytest.raises(ValueError, match="zipmap"):
+        skl2onnx.to_onnx(model, X[:1])
+
+
+def test_class_labels_of_booleans_are_refused():
+    X, _ = _rows()
+    model = ANNClassifier((4,), max_iter=5, random_state=0).fit(X, X[:, 0] > 0)
+    options = {"zipmap": False, "output_class_labels": True}
+    with pytest.raises(ValueError, match="output_class_labels"):
+        skl2onnx.to_onnx(model, X[:1].astype(np.float32), options=options)
+    # Without that option, boolean classes are 0/1 labels.
+    _, (label, _) = _convert_and_run(model, X, np.float32, options={"zipmap": False})
+    np.testing.assert_array_equal(label, model.predict(X))
+
+
+def test_unknown_activation_is_refused():
+    X, _ = _rows()
+    model = ANNRegressor((4,), max_iter=5, random_state=0)
+    model.fit(X, _regression_target(X))
+    model.hidden_activations_ = ["mystery"]
+    with pytest.raises(NotImplementedError, match="mystery"):
+        skl2onnx.to_onnx(model, X[:1].astype(np.float32))
+
+
+def test_unfitted_model_is_refused():
+    X, _ = _rows()
+    with pytest.raises(NotFittedError):
+        skl2onnx.to_onnx(ANNRegressor(), X[:1].astype(np.float32))
