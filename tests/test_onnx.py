@@ -385,7 +385,7 @@ def test_unknown_activation_is_refused():
     X, _ = _rows()
     model = ANNRegressor((4,), max_iter=5, random_state=0)
     model.fit(X, _regression_target(X))
-    model.hidden_activations_ = ["mystery"]
+    model._fitted_spec["activations"] = ["mystery"]
     with pytest.raises(NotImplementedError, match="mystery"):
         skl2onnx.to_onnx(model, X[:1].astype(np.float32))
 
