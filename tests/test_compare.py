@@ -437,19 +437,77 @@ def test_loss_curve_plot_says_what_best_means_and_colours_estimators(
 
     fig = _plots.plot_loss_curves(made_up_result, Figure, tmp_path / "loss.png")
     assert "lowest mean test RMSE of skann" in fig.get_suptitle()
-    red_loss, white_loss = fig.axes[0], fig.axes[1]
+    # Three rows of panels (losses on the target, on the standardised target,
+    # validation R²), one column per colour.
+    red_val, white_val = fig.axes[4], fig.axes[5]
     for ax in fig.axes:
         for line in ax.lines:
             _, _, name = line.get_label().partition(", ")
             if name:
                 assert line.get_color() == ESTIMATOR_SPECS[name].color
-    assert [line.get_label() for line in red_loss.lines] == [
-        f"row {number}, {name}" for number in (8, 3) for name in ESTIMATORS
-    ]
+    assert [
+        line.get_label() for line in red_val.lines if "row" in line.get_label()
+    ] == [f"row {number}, {name}" for number in (8, 3) for name in ESTIMATORS]
     # White row 3 diverged on seed 0, the seed drawn.
-    assert [line.get_label() for line in white_loss.lines] == [
-        f"row 8, {name}" for name in ESTIMATORS
+    assert [
+        line.get_label() for line in white_val.lines if "row" in line.get_label()
+    ] == [f"row 8, {name}" for name in ESTIMATORS]
+
+
+def _loss_names(ax):
+    return {line.get_label().partition(", ")[2] for line in ax.lines}
+
+
+def test_loss_curve_plot_keeps_the_standardised_loss_on_its_own_axis(
+    made_up_result, tmp_path
+):
+    """Non-regression (issue 19): the stabilised model's loss, on the
+    standardised target, shared the others' axis and looked worse than it is."""
+    from matplotlib.figure import Figure
+
+    fig = _plots.plot_loss_curves(made_up_result, Figure, tmp_path / "loss.png")
+    red_loss, white_loss, red_scaled, white_scaled = fig.axes[:4]
+    for ax in (red_loss, white_loss):
+        assert _loss_names(ax) == {"skann", "MLPRegressor"}
+        assert "standardised" not in ax.get_title()
+    for ax in (red_scaled, white_scaled):
+        assert _loss_names(ax) == {"skann-stabilised"}
+        assert "standardised target" in ax.get_title()
+        assert ax.get_ylabel().startswith("½ MSE of quality / 0.80")
+
+
+def test_rmse_plot_draws_the_mean_predictor(made_up_result, tmp_path):
+    """Non-regression (issue 19): nothing showed the level of a network that
+    collapsed to the mean."""
+    from matplotlib.figure import Figure
+
+    result = dataclasses.replace(made_up_result)
+    result.colors = [
+        dataclasses.replace(made_up_result.colors[0], mean_rmse=0.777),
+        made_up_result.colors[1],
     ]
+    fig = _plots.plot_test_rmse(result, Figure, tmp_path / "rmse.png")
+    panels = [ax for ax in fig.axes if ax.get_ylabel() == "test RMSE"]
+    means = [
+        [line for line in ax.lines if line.get_label().startswith("predicting")]
+        for ax in panels
+    ]
+    assert [len(lines) for lines in means] == [1, 1]
+    # The run's own figure, else the target's spread (made_up_result has none).
+    assert list(means[0][0].get_ydata()) == [0.777, 0.777]
+    assert list(means[1][0].get_ydata()) == [0.8, 0.8]
+    assert "test RMSE 0.777" in means[0][0].get_label()
+    low, high = panels[0].get_ylim()
+    assert low < 0.777 < high
+
+
+def test_run_records_the_mean_predictor(quick_red):
+    (red,) = quick_red.colors
+    # About the spread of the quality scores; the networks do better.
+    assert 0.7 < red.mean_rmse < 0.9
+    assert red.rows[1].rmse_mean_std("skann")[0] < red.mean_rmse
+    report = format_report(quick_red)
+    assert f"test RMSE of {red.mean_rmse:.3f}: a network near that" in report
 
 
 class _Clock:
@@ -529,6 +587,50 @@ def test_progress_counts_the_fits_joblib_completes(capsys):
     assert stream.getvalue().splitlines()[-1].startswith("[red] 7/7 fits (100%)")
     err = capsys.readouterr().err
     assert err == "a line of someone else's\n"
+
+
+def test_terminal_table_is_narrow(quick_red):
+    """Non-regression (issue 19): the terminal showed the report's 21 columns."""
+    narrow = format_report(quick_red, details=False)
+    wide = format_report(quick_red)
+    header = next(line for line in narrow.splitlines() if line.startswith("| # |"))
+    assert header == (
+        "| # | hidden layers | activation | lr | article | skann RMSE | MLP RMSE "
+        "| stab RMSE | speed ratio |"
+    )
+    for text, n_columns in ((narrow, 9), (wide, 5 + 5 * len(ESTIMATORS) + 1)):
+        # The first such line is the table of the rows; the grid's come later.
+        row = next(line for line in text.splitlines() if line.startswith("| 8 |"))
+        assert row.count("|") == n_columns + 1
+    assert "report.md (written with --out DIR) adds the MAE" in narrow
+    assert "skann MAE" in wide and "skann MAE" not in narrow
+
+
+def test_command_line_bad_scheduler_is_one_line(
+    wine_sample_data_home, monkeypatch, capsys
+):
+    """Non-regression (issue 19): ``--scheduler notanaddress`` printed a
+    30-line traceback from distributed."""
+    pytest.importorskip("distributed")
+    from skann.compare import _run
+
+    monkeypatch.setattr(_run, "_run_rows", _refuse_to_fit)
+    argv = ["compare", "--quick", "--grid", "--quiet", "--scheduler", "notanaddress"]
+    status = main([*argv, "--data-home", str(wine_sample_data_home)])
+    assert status == 1
+    out, err = capsys.readouterr()
+    assert out == "" and "Traceback" not in err and err.count("\n") == 1
+    assert err.startswith(
+        "skann compare: error: 'notanaddress' is not a Dask scheduler address"
+    )
+    assert "tcp://10.0.0.5:8786" in err
+
+
+def test_command_line_rejects_an_empty_scheduler(capsys):
+    with pytest.raises(SystemExit) as excinfo:
+        main(["compare", "--grid", "--scheduler", ""])
+    assert excinfo.value.code == 2
+    assert "expected a scheduler address" in capsys.readouterr().err
 
 
 def test_command_line_quiet_shows_no_progress(wine_sample_data_home, capsys):

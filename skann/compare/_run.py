@@ -97,6 +97,17 @@ def _fit_one(name, row, X, y, seed, max_iter=MAX_ITER):
     return result
 
 
+def _mean_rmse(y, seeds):
+    """Test RMSE of predicting the mean of the fit rows, averaged over seeds."""
+    values = []
+    for seed in seeds:
+        # The test rows depend on the seed alone, not on the network.
+        fit_rows, _, _, test_rows = split_indices(len(y), 1, (1,), seed)
+        predicted = np.full(len(test_rows), np.mean(y[fit_rows]))
+        values.append(root_mean_squared_error(y[test_rows], predicted))
+    return float(np.mean(values))
+
+
 def _outcome(fit):
     if fit.diverged:
         return f"diverged ({fit.diverged})"
@@ -291,6 +302,7 @@ def run_comparison(
                 target_std=float(np.std(y)),
                 rows=_run_rows(X, y, numbers, seeds, max_iter, progress),
                 rows_seconds=time.perf_counter() - rows_start,
+                mean_rmse=_mean_rmse(y, seeds),
             )
             if grid:
                 grid_start = time.perf_counter()
