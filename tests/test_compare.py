@@ -12,8 +12,12 @@ import urllib.error
 
 import numpy as np
 import pytest
+from sklearn.datasets import make_regression
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import r2_score
 
 import skann
+from skann import ANNRegressor
 from skann._core.training import DIVERGENCE_FACTOR
 from skann.compare import (
     ARTICLE_ROWS,
@@ -22,6 +26,7 @@ from skann.compare import (
     ESTIMATORS,
     N_FOLDS,
     PARITY_PAIR,
+    VALIDATION_FRACTION,
     ColorResult,
     ComparisonResult,
     FitResult,
@@ -38,7 +43,7 @@ from skann.compare import (
     split_indices,
     write_report,
 )
-from skann.compare._progress import Progress
+from skann.compare._progress import FitProgressBar
 from skann.datasets import _wine
 from skann.datasets._wine import WINE_QUALITY_FILES
 
@@ -137,6 +142,64 @@ def test_split_is_70_15_15_and_a_partition():
     # The test rows depend on the seed only, not on the network.
     _, _, _, other_test = split_indices(1599, 11, (50, 30, 20, 10, 5), seed=0)
     np.testing.assert_array_equal(other_test, test_rows)
+
+
+@pytest.mark.parametrize("hidden", [(10,), (50, 30, 20, 10, 5)])
+@pytest.mark.parametrize("seed", [0, 4])
+def test_split_replays_the_initialisations_draws(hidden, seed):
+    """Non-regression (issue 14): ``split_indices`` skips ``n_init_draws``
+    draws of the seed's stream, as if it had drawn MLPRegressor's Glorot
+    initialisation; this fails if the draw order or count changes."""
+    from sklearn.neural_network import MLPRegressor
+
+    from skann._core.network import n_init_draws
+
+    sizes = [11, *hidden, 1]
+    skipped = np.random.RandomState(seed)
+    skipped.random_sample(n_init_draws(sizes))
+    for activation in ("relu", "logistic"):
+        mlp = MLPRegressor(hidden, activation=activation, solver="sgd")
+        mlp._random_state = np.random.RandomState(seed)
+        mlp._initialize(np.zeros((1, 1)), sizes, np.float64)
+        drawn, replayed = mlp._random_state.get_state(), skipped.get_state()
+        # (name, key array, position, has_gauss, cached_gaussian)
+        assert np.array_equal(drawn[1], replayed[1]) and drawn[2:] == replayed[2:]
+    short = np.random.RandomState(seed)
+    short.random_sample(n_init_draws(sizes) - 1)
+    assert short.get_state()[2] != skipped.get_state()[2]
+
+
+@pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
+@pytest.mark.parametrize("hidden", [(10,), (20, 5)])
+def test_split_is_the_one_both_estimators_hold_out(hidden):
+    """The validation rows ``split_indices`` computes are those MLPRegressor
+    and ANNRegressor hold out when fitted with the same seed: the R² on them
+    is the estimator's own ``best_validation_score_``."""
+    from sklearn.neural_network import MLPRegressor
+
+    X, y = make_regression(300, 11, noise=10.0, random_state=0)
+    y = y / np.std(y)
+    seed = 3
+    fit_rows, train_pos, val_pos, _ = split_indices(*X.shape, hidden, seed)
+    X_fit, y_fit = X[fit_rows], y[fit_rows]
+    params = {
+        "hidden_layer_sizes": hidden,
+        "solver": "sgd",
+        "max_iter": 3,
+        "early_stopping": True,
+        "validation_fraction": VALIDATION_FRACTION,
+        "random_state": seed,
+    }
+    for model in (
+        MLPRegressor(learning_rate_init=0.01, **params),
+        ANNRegressor(learning_rate=0.01, **params),
+    ):
+        model.fit(X_fit, y_fit)
+        r2 = r2_score(y_fit[val_pos], model.predict(X_fit[val_pos]))
+        assert r2 == pytest.approx(model.best_validation_score_, rel=1e-9)
+        # The other rows score differently: the check can tell the splits apart.
+        r2_train = r2_score(y_fit[train_pos], model.predict(X_fit[train_pos]))
+        assert r2_train != pytest.approx(model.best_validation_score_, rel=1e-6)
 
 
 def test_quick_comparison_fits_both_estimators_alike(quick_red):
@@ -522,7 +585,7 @@ class _Clock:
 
 def test_progress_off_a_terminal_is_a_line_every_ten_percent():
     stream, clock = io.StringIO(), _Clock()
-    progress = Progress(stream, interactive=False, clock=clock)
+    progress = FitProgressBar(stream, interactive=False, clock=clock)
     progress.start("red", 20, "10 rows x 1 seed x 2 estimators")
     for i in range(20):
         clock.now += 1
@@ -538,7 +601,7 @@ def test_progress_off_a_terminal_is_a_line_every_ten_percent():
 
 def test_progress_off_a_terminal_writes_after_line_seconds_too():
     stream, clock = io.StringIO(), _Clock()
-    progress = Progress(stream, interactive=False, line_seconds=30, clock=clock)
+    progress = FitProgressBar(stream, interactive=False, line_seconds=30, clock=clock)
     progress.start("white", 1000)
     for seconds in (10, 20, 31, 40, 62):
         clock.now = seconds
@@ -554,7 +617,7 @@ def test_progress_off_a_terminal_writes_after_line_seconds_too():
 
 def test_progress_on_a_terminal_redraws_one_line():
     stream, clock = io.StringIO(), _Clock()
-    progress = Progress(stream, interactive=True, clock=clock)
+    progress = FitProgressBar(stream, interactive=True, clock=clock)
     progress.start("red", 4)
     for i in range(4):
         clock.now += 1
@@ -576,7 +639,7 @@ def test_progress_counts_the_fits_joblib_completes(capsys):
     from sklearn.model_selection import GridSearchCV
 
     stream = io.StringIO()
-    progress = Progress(stream, interactive=False, line_percent=1)
+    progress = FitProgressBar(stream, interactive=False, line_percent=1)
     progress.start("red", 1 + 3 * 2)
     progress.advance("a row fit")
     X, y = np.arange(20.0).reshape(10, 2), np.arange(10.0)

@@ -19,7 +19,7 @@ import skann
 from skann.compare._article import ARTICLE_ROWS, COLORS, parse_rows
 from skann.compare._dask import dask_backend
 from skann.compare._grid import grid_search
-from skann.compare._progress import NoProgress, Progress
+from skann.compare._progress import FitProgressBar, NullFitProgressBar
 from skann.compare._protocol import (
     DEFAULT_SEEDS,
     ESTIMATORS,
@@ -257,7 +257,7 @@ def run_comparison(
     )
     seeds = tuple(range(seeds or (1 if quick else DEFAULT_SEEDS)))
     max_iter = max_iter or (QUICK_MAX_ITER if quick else MAX_ITER)
-    progress = Progress() if verbose else NoProgress()
+    progress = FitProgressBar() if verbose else NullFitProgressBar()
     start = time.perf_counter()
     # Load first, so that missing data fails before minutes of training, and
     # make every file available first, so that the error names all that are not.
