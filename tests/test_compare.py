@@ -255,6 +255,10 @@ def test_report_holds_the_table_the_grid_and_the_plots(quick_red, tmp_path):
     assert "**diverged** in 5/5 folds" in report
     assert "split check" in report.lower() and "equal in all of them" in report
     assert "![test_rmse](test_rmse.png)" in report
+    # The articles are cited (issue 19), the table's own third.
+    sources = report[report.index("## Sources") :]
+    assert "3. An untitled article deriving the L-layer network" in sources
+    assert "by Daniel Warfield" in sources and "Cortez" in sources
     for png in paths[1:]:
         content = png.read_bytes()
         assert content.startswith(PNG_SIGNATURE) and len(content) > 10_000

@@ -10,7 +10,12 @@ from pathlib import Path
 
 import numpy as np
 
-from skann.compare._article import ARTICLE_ROWS, format_hidden, format_ranges
+from skann.compare._article import (
+    ARTICLE_ROWS,
+    ARTICLES,
+    format_hidden,
+    format_ranges,
+)
 from skann.compare._protocol import (
     BLOWUP_LOSS_FACTOR,
     BLOWUP_RMSE_FACTOR,
@@ -453,6 +458,36 @@ def _method_section(result):
 """
 
 
+def _sources_section():
+    """The articles the table comes from, and the data."""
+
+    def fill(text, indent=""):
+        return textwrap.fill(
+            text, width=78, subsequent_indent=indent, break_on_hyphens=False
+        )
+
+    return "\n".join(
+        [
+            "## Sources",
+            "",
+            fill(
+                "The table and the article's figures come from the third of "
+                "the four articles, in Chinese, that skann grew from; together "
+                "they derive a feed-forward network trained by backpropagation "
+                "and implement it in NumPy:"
+            ),
+            "",
+            *(fill(f"{i}. {text}", "   ") for i, text in enumerate(ARTICLES, 1)),
+            "",
+            fill(
+                "The data: P. Cortez, A. Cerdeira, F. Almeida, T. Matos and "
+                "J. Reis (2009). Wine Quality. UCI Machine Learning Repository, "
+                "CC BY 4.0."
+            ),
+        ]
+    )
+
+
 def _grid_jobs(result):
     """Where the grid searches' fits ran, for the method section."""
     if result.dask is None:
@@ -558,4 +593,5 @@ def format_report(result, *, details=True, wide=None, plots=None, out_dir=None):
                 parts.append(plots)
             else:
                 parts += [f"![{Path(p).stem}]({p})\n" for p in plots]
+        parts += ["", _sources_section()]
     return "\n".join(parts).rstrip() + "\n"
