@@ -23,9 +23,16 @@ why one of them learnt nothing.
 # first use. Without the file and without a network, as when these pages are
 # built offline from a clone of skann's repository, the example falls back to
 # the sample of 267 red wines (every sixth row of the file) that skann's tests
-# keep in ``tests/data``; the first line printed below says which. The text
-# describes the run on the full file: on the sample, with about 190 training
-# wines, batch normalisation does not rescue the network.
+# keep in ``tests/data``; the first line printed below says which.
+#
+# On the full file, the 1119 training wines make about six steps of 200 rows
+# per epoch. On the sample, 186 training wines would fit in one batch of 200:
+# every epoch would be a single step, early stopping would end the fit after
+# a couple of dozen steps, and neither network would learn anything (measured:
+# a test RMSE of 0.781 with batch normalisation, 0.788 without, against 0.779
+# for predicting the mean). So on the sample the example uses batches of 32
+# wines, which give about as many steps per epoch as the full file's batches
+# of 200; the conclusions below then hold on both, with different digits.
 #
 # The rows are split as ``skann compare`` splits them, with
 # :func:`skann.compare.split_indices`: 15% test, 15% validation for early
@@ -41,12 +48,17 @@ from skann.datasets import DataFilesUnavailable, fetch_wine_quality
 
 try:
     X, y = fetch_wine_quality("red", return_X_y=True)
-    print(f"The UCI file: {len(y)} red wines")
+    batch_size = 200
+    print(f"The UCI file: {len(y)} red wines, batches of {batch_size}")
 except DataFilesUnavailable:
     sample = Path("..", "tests", "data", "winequality-red-sample.csv")
     data = np.loadtxt(sample, delimiter=";", skiprows=1)
     X, y = data[:, :-1], data[:, -1]
-    print(f"Offline without the UCI file: the tests' sample of {len(y)} red wines")
+    batch_size = 32
+    print(
+        f"Offline without the UCI file: the tests' sample of {len(y)} red "
+        f"wines, batches of {batch_size}"
+    )
 X, y = np.asarray(X, dtype=float), np.asarray(y, dtype=float)
 
 hidden_layer_sizes = (50, 30, 20, 10, 5)
@@ -64,10 +76,10 @@ print(f"{len(train_pos)} training, {len(val_pos)} validation, {len(test_rows)} t
 # ------------------------
 # The settings of ``skann compare`` for the row: stochastic gradient descent
 # with the default Nesterov momentum of 0.9, ``learning_rate=0.1``,
-# ``alpha=0.1``, and early stopping on the held-out 15% (``fit`` receives the
-# training and validation rows and holds out the same validation rows as the
-# split above). The only difference between the two models is
-# ``batch_norm``.
+# ``alpha=0.1``, batches of 200 rows (32 on the sample, as said above), and
+# early stopping on the held-out 15% (``fit`` receives the training and
+# validation rows and holds out the same validation rows as the split
+# above). The only difference between the two models is ``batch_norm``.
 import warnings
 
 from sklearn.exceptions import ConvergenceWarning
@@ -83,6 +95,7 @@ for batch_norm in (False, True):
         solver="sgd",
         learning_rate=0.1,
         alpha=0.1,
+        batch_size=batch_size,
         max_iter=200,
         early_stopping=True,
         validation_fraction=0.15 / 0.85,
@@ -118,10 +131,12 @@ print(f"Predicting the training wines' mean quality: test RMSE {mean_rmse:.3f}")
 # Without normalisation the loss drops in the first two epochs, as the output
 # layer's bias moves from near zero to the mean quality, then settles just
 # above the dashed line (the gap is the L2 penalty) and stays there. The
-# validation score rises to zero and no further, and after
+# validation score rises to about zero and no further, and after
 # ``n_iter_no_change=10`` epochs without progress training stops. With
 # ``batch_norm=True`` the same network at the same learning rate goes below
-# the line by the third epoch, and its validation score climbs to about 0.4.
+# the line within three or four epochs, and its validation score climbs to
+# about 0.4 (on the sample's 40 validation wines it is noisier, with a best
+# of 0.37).
 import matplotlib.pyplot as plt
 from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 
@@ -161,7 +176,7 @@ ax_score.set_ylabel("validation $R^2$")
 ax_score.set_title("Validation score per epoch (dot: the weights kept)")
 fig.suptitle(
     "Five logistic layers (50, 30, 20, 10, 5), SGD at learning_rate=0.1, "
-    f"red wine, seed {seed}"
+    f"batches of {batch_size}, red wine, seed {seed}"
 )
 plt.show()
 

@@ -12,8 +12,12 @@ import urllib.error
 
 import numpy as np
 import pytest
+from sklearn.datasets import make_regression
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import r2_score
 
 import skann
+from skann import ANNRegressor
 from skann._core.training import DIVERGENCE_FACTOR
 from skann.compare import (
     ARTICLE_ROWS,
@@ -22,6 +26,7 @@ from skann.compare import (
     ESTIMATORS,
     N_FOLDS,
     PARITY_PAIR,
+    VALIDATION_FRACTION,
     ColorResult,
     ComparisonResult,
     FitResult,
@@ -38,7 +43,7 @@ from skann.compare import (
     split_indices,
     write_report,
 )
-from skann.compare._progress import Progress
+from skann.compare._progress import FitProgressBar
 from skann.datasets import _wine
 from skann.datasets._wine import WINE_QUALITY_FILES
 
@@ -139,6 +144,64 @@ def test_split_is_70_15_15_and_a_partition():
     np.testing.assert_array_equal(other_test, test_rows)
 
 
+@pytest.mark.parametrize("hidden", [(10,), (50, 30, 20, 10, 5)])
+@pytest.mark.parametrize("seed", [0, 4])
+def test_split_replays_the_initialisations_draws(hidden, seed):
+    """Non-regression (issue 14): ``split_indices`` skips ``n_init_draws``
+    draws of the seed's stream, as if it had drawn MLPRegressor's Glorot
+    initialisation; this fails if the draw order or count changes."""
+    from sklearn.neural_network import MLPRegressor
+
+    from skann._core.network import n_init_draws
+
+    sizes = [11, *hidden, 1]
+    skipped = np.random.RandomState(seed)
+    skipped.random_sample(n_init_draws(sizes))
+    for activation in ("relu", "logistic"):
+        mlp = MLPRegressor(hidden, activation=activation, solver="sgd")
+        mlp._random_state = np.random.RandomState(seed)
+        mlp._initialize(np.zeros((1, 1)), sizes, np.float64)
+        drawn, replayed = mlp._random_state.get_state(), skipped.get_state()
+        # (name, key array, position, has_gauss, cached_gaussian)
+        assert np.array_equal(drawn[1], replayed[1]) and drawn[2:] == replayed[2:]
+    short = np.random.RandomState(seed)
+    short.random_sample(n_init_draws(sizes) - 1)
+    assert short.get_state()[2] != skipped.get_state()[2]
+
+
+@pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
+@pytest.mark.parametrize("hidden", [(10,), (20, 5)])
+def test_split_is_the_one_both_estimators_hold_out(hidden):
+    """The validation rows ``split_indices`` computes are those MLPRegressor
+    and ANNRegressor hold out when fitted with the same seed: the R² on them
+    is the estimator's own ``best_validation_score_``."""
+    from sklearn.neural_network import MLPRegressor
+
+    X, y = make_regression(300, 11, noise=10.0, random_state=0)
+    y = y / np.std(y)
+    seed = 3
+    fit_rows, train_pos, val_pos, _ = split_indices(*X.shape, hidden, seed)
+    X_fit, y_fit = X[fit_rows], y[fit_rows]
+    params = {
+        "hidden_layer_sizes": hidden,
+        "solver": "sgd",
+        "max_iter": 3,
+        "early_stopping": True,
+        "validation_fraction": VALIDATION_FRACTION,
+        "random_state": seed,
+    }
+    for model in (
+        MLPRegressor(learning_rate_init=0.01, **params),
+        ANNRegressor(learning_rate=0.01, **params),
+    ):
+        model.fit(X_fit, y_fit)
+        r2 = r2_score(y_fit[val_pos], model.predict(X_fit[val_pos]))
+        assert r2 == pytest.approx(model.best_validation_score_, rel=1e-9)
+        # The other rows score differently: the check can tell the splits apart.
+        r2_train = r2_score(y_fit[train_pos], model.predict(X_fit[train_pos]))
+        assert r2_train != pytest.approx(model.best_validation_score_, rel=1e-6)
+
+
 def test_quick_comparison_fits_both_estimators_alike(quick_red):
     (red,) = quick_red.colors
     assert quick_red.max_iter == 30 and quick_red.seeds == (0,)
@@ -192,6 +255,10 @@ def test_report_holds_the_table_the_grid_and_the_plots(quick_red, tmp_path):
     assert "**diverged** in 5/5 folds" in report
     assert "split check" in report.lower() and "equal in all of them" in report
     assert "![test_rmse](test_rmse.png)" in report
+    # The articles are cited (issue 19), the table's own third.
+    sources = report[report.index("## Sources") :]
+    assert "3. An untitled article deriving the L-layer network" in sources
+    assert "by Daniel Warfield" in sources and "Cortez" in sources
     for png in paths[1:]:
         content = png.read_bytes()
         assert content.startswith(PNG_SIGNATURE) and len(content) > 10_000
@@ -437,19 +504,77 @@ def test_loss_curve_plot_says_what_best_means_and_colours_estimators(
 
     fig = _plots.plot_loss_curves(made_up_result, Figure, tmp_path / "loss.png")
     assert "lowest mean test RMSE of skann" in fig.get_suptitle()
-    red_loss, white_loss = fig.axes[0], fig.axes[1]
+    # Three rows of panels (losses on the target, on the standardised target,
+    # validation R²), one column per colour.
+    red_val, white_val = fig.axes[4], fig.axes[5]
     for ax in fig.axes:
         for line in ax.lines:
             _, _, name = line.get_label().partition(", ")
             if name:
                 assert line.get_color() == ESTIMATOR_SPECS[name].color
-    assert [line.get_label() for line in red_loss.lines] == [
-        f"row {number}, {name}" for number in (8, 3) for name in ESTIMATORS
-    ]
+    assert [
+        line.get_label() for line in red_val.lines if "row" in line.get_label()
+    ] == [f"row {number}, {name}" for number in (8, 3) for name in ESTIMATORS]
     # White row 3 diverged on seed 0, the seed drawn.
-    assert [line.get_label() for line in white_loss.lines] == [
-        f"row 8, {name}" for name in ESTIMATORS
+    assert [
+        line.get_label() for line in white_val.lines if "row" in line.get_label()
+    ] == [f"row 8, {name}" for name in ESTIMATORS]
+
+
+def _loss_names(ax):
+    return {line.get_label().partition(", ")[2] for line in ax.lines}
+
+
+def test_loss_curve_plot_keeps_the_standardised_loss_on_its_own_axis(
+    made_up_result, tmp_path
+):
+    """Non-regression (issue 19): the stabilised model's loss, on the
+    standardised target, shared the others' axis and looked worse than it is."""
+    from matplotlib.figure import Figure
+
+    fig = _plots.plot_loss_curves(made_up_result, Figure, tmp_path / "loss.png")
+    red_loss, white_loss, red_scaled, white_scaled = fig.axes[:4]
+    for ax in (red_loss, white_loss):
+        assert _loss_names(ax) == {"skann", "MLPRegressor"}
+        assert "standardised" not in ax.get_title()
+    for ax in (red_scaled, white_scaled):
+        assert _loss_names(ax) == {"skann-stabilised"}
+        assert "standardised target" in ax.get_title()
+        assert ax.get_ylabel().startswith("½ MSE of quality / 0.80")
+
+
+def test_rmse_plot_draws_the_mean_predictor(made_up_result, tmp_path):
+    """Non-regression (issue 19): nothing showed the level of a network that
+    collapsed to the mean."""
+    from matplotlib.figure import Figure
+
+    result = dataclasses.replace(made_up_result)
+    result.colors = [
+        dataclasses.replace(made_up_result.colors[0], mean_rmse=0.777),
+        made_up_result.colors[1],
     ]
+    fig = _plots.plot_test_rmse(result, Figure, tmp_path / "rmse.png")
+    panels = [ax for ax in fig.axes if ax.get_ylabel() == "test RMSE"]
+    means = [
+        [line for line in ax.lines if line.get_label().startswith("predicting")]
+        for ax in panels
+    ]
+    assert [len(lines) for lines in means] == [1, 1]
+    # The run's own figure, else the target's spread (made_up_result has none).
+    assert list(means[0][0].get_ydata()) == [0.777, 0.777]
+    assert list(means[1][0].get_ydata()) == [0.8, 0.8]
+    assert "test RMSE 0.777" in means[0][0].get_label()
+    low, high = panels[0].get_ylim()
+    assert low < 0.777 < high
+
+
+def test_run_records_the_mean_predictor(quick_red):
+    (red,) = quick_red.colors
+    # About the spread of the quality scores; the networks do better.
+    assert 0.7 < red.mean_rmse < 0.9
+    assert red.rows[1].rmse_mean_std("skann")[0] < red.mean_rmse
+    report = format_report(quick_red)
+    assert f"test RMSE of {red.mean_rmse:.3f}: a network near that" in report
 
 
 class _Clock:
@@ -464,7 +589,7 @@ class _Clock:
 
 def test_progress_off_a_terminal_is_a_line_every_ten_percent():
     stream, clock = io.StringIO(), _Clock()
-    progress = Progress(stream, interactive=False, clock=clock)
+    progress = FitProgressBar(stream, interactive=False, clock=clock)
     progress.start("red", 20, "10 rows x 1 seed x 2 estimators")
     for i in range(20):
         clock.now += 1
@@ -480,7 +605,7 @@ def test_progress_off_a_terminal_is_a_line_every_ten_percent():
 
 def test_progress_off_a_terminal_writes_after_line_seconds_too():
     stream, clock = io.StringIO(), _Clock()
-    progress = Progress(stream, interactive=False, line_seconds=30, clock=clock)
+    progress = FitProgressBar(stream, interactive=False, line_seconds=30, clock=clock)
     progress.start("white", 1000)
     for seconds in (10, 20, 31, 40, 62):
         clock.now = seconds
@@ -496,7 +621,7 @@ def test_progress_off_a_terminal_writes_after_line_seconds_too():
 
 def test_progress_on_a_terminal_redraws_one_line():
     stream, clock = io.StringIO(), _Clock()
-    progress = Progress(stream, interactive=True, clock=clock)
+    progress = FitProgressBar(stream, interactive=True, clock=clock)
     progress.start("red", 4)
     for i in range(4):
         clock.now += 1
@@ -518,7 +643,7 @@ def test_progress_counts_the_fits_joblib_completes(capsys):
     from sklearn.model_selection import GridSearchCV
 
     stream = io.StringIO()
-    progress = Progress(stream, interactive=False, line_percent=1)
+    progress = FitProgressBar(stream, interactive=False, line_percent=1)
     progress.start("red", 1 + 3 * 2)
     progress.advance("a row fit")
     X, y = np.arange(20.0).reshape(10, 2), np.arange(10.0)
@@ -529,6 +654,50 @@ def test_progress_counts_the_fits_joblib_completes(capsys):
     assert stream.getvalue().splitlines()[-1].startswith("[red] 7/7 fits (100%)")
     err = capsys.readouterr().err
     assert err == "a line of someone else's\n"
+
+
+def test_terminal_table_is_narrow(quick_red):
+    """Non-regression (issue 19): the terminal showed the report's 21 columns."""
+    narrow = format_report(quick_red, details=False)
+    wide = format_report(quick_red)
+    header = next(line for line in narrow.splitlines() if line.startswith("| # |"))
+    assert header == (
+        "| # | hidden layers | activation | lr | article | skann RMSE | MLP RMSE "
+        "| stab RMSE | speed ratio |"
+    )
+    for text, n_columns in ((narrow, 9), (wide, 5 + 5 * len(ESTIMATORS) + 1)):
+        # The first such line is the table of the rows; the grid's come later.
+        row = next(line for line in text.splitlines() if line.startswith("| 8 |"))
+        assert row.count("|") == n_columns + 1
+    assert "report.md (written with --out DIR) adds the MAE" in narrow
+    assert "skann MAE" in wide and "skann MAE" not in narrow
+
+
+def test_command_line_bad_scheduler_is_one_line(
+    wine_sample_data_home, monkeypatch, capsys
+):
+    """Non-regression (issue 19): ``--scheduler notanaddress`` printed a
+    30-line traceback from distributed."""
+    pytest.importorskip("distributed")
+    from skann.compare import _run
+
+    monkeypatch.setattr(_run, "_run_rows", _refuse_to_fit)
+    argv = ["compare", "--quick", "--grid", "--quiet", "--scheduler", "notanaddress"]
+    status = main([*argv, "--data-home", str(wine_sample_data_home)])
+    assert status == 1
+    out, err = capsys.readouterr()
+    assert out == "" and "Traceback" not in err and err.count("\n") == 1
+    assert err.startswith(
+        "skann compare: error: 'notanaddress' is not a Dask scheduler address"
+    )
+    assert "tcp://10.0.0.5:8786" in err
+
+
+def test_command_line_rejects_an_empty_scheduler(capsys):
+    with pytest.raises(SystemExit) as excinfo:
+        main(["compare", "--grid", "--scheduler", ""])
+    assert excinfo.value.code == 2
+    assert "expected a scheduler address" in capsys.readouterr().err
 
 
 def test_command_line_quiet_shows_no_progress(wine_sample_data_home, capsys):

@@ -18,8 +18,33 @@ class Row(NamedTuple):
     white: float
 
 
-# SEEDS.md, "The wine-quality experiment"; the articles' sigmoid is "logistic".
-# NaN is the article's own figure: that fit diverged.
+# The four articles skann grew from, as they were published (titles, and
+# authors where an article names one); the third holds the table below.
+ARTICLES = (
+    (
+        '"ANN 人工神经网络数学推导及 Python 实现" (ANN: the mathematics and a '
+        "Python implementation): a 2-3-1 sigmoid network trained by gradient "
+        "descent."
+    ),
+    (
+        '"Python实现简单的神经网络(三)" (a simple neural network in Python, '
+        "part 3), on CSDN: a 2-2-1 sigmoid network trained by per-sample SGD."
+    ),
+    (
+        "An untitled article deriving the L-layer network, with the "
+        "wine-quality experiment and its 15-row table: the table this "
+        "comparison refits."
+    ),
+    (
+        "朱先忠's translation, on 51CTO, of \"Neural Networks \N{EN DASH} "
+        'Intuitively and Exhaustively Explained" by Daniel Warfield: a '
+        "[2, 64, 64, 64, 1] ReLU network on a 2-D toy function."
+    ),
+)
+
+# The third article's table, row by row, with its test errors on the red and
+# the white wines; its sigmoid is scikit-learn's "logistic". NaN is the
+# article's own figure: that fit diverged.
 ARTICLE_ROWS = (
     Row((50, 30, 20, 10, 5), "logistic", 0.1, 0.1, 0.789623, 0.724354),
     Row((50, 30, 20, 10, 5), "relu", 0.1, 0.1, 0.663542, 1.028760),

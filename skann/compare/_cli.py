@@ -35,6 +35,12 @@ def _positive_int(text):
     return value
 
 
+def _address(text):
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a scheduler address, got ''")
+    return text
+
+
 def _parser():
     """The ``skann`` parser and its ``compare`` subparser."""
     parser = argparse.ArgumentParser(
@@ -93,6 +99,7 @@ def _parser():
     dask.add_argument(
         "--scheduler",
         metavar="ADDRESS",
+        type=_address,
         help="run the grid searches on the Dask cluster of this scheduler, "
         "e.g. tcp://10.0.0.5:8786 (needs --grid and pip install 'skann[dask]')",
     )

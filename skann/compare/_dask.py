@@ -140,6 +140,12 @@ def dask_backend(scheduler=None, n_workers=None):
             try:
                 client = stack.enter_context(Client(scheduler))
                 client.wait_for_workers(1, timeout=WORKER_WAIT_SECONDS)
+            except ValueError as exc:
+                # distributed parses the address only when it connects.
+                raise SchedulerUnavailable(
+                    f"{scheduler!r} is not a Dask scheduler address ({exc}); "
+                    "give one such as tcp://10.0.0.5:8786"
+                ) from exc
             except (OSError, TimeoutError, asyncio.TimeoutError) as exc:
                 raise SchedulerUnavailable(
                     f"the Dask scheduler at {scheduler} cannot be used: "

@@ -111,6 +111,17 @@ def plot_test_rmse(result, Figure, path):
                 label=name,
             )
         ax.plot(x, article, "*", color="black", markersize=11, label="article's figure")
+        # A network that collapsed to the mean scores about this; without the
+        # run's own figure, the target's spread is the RMSE of the overall mean.
+        mean_rmse = cr.target_std if cr.mean_rmse is None else cr.mean_rmse
+        ax.axhline(
+            mean_rmse,
+            color="0.35",
+            linestyle="--",
+            linewidth=1.2,
+            zorder=1,
+            label=f"predicting the mean\n(test RMSE {mean_rmse:.3f})",
+        )
         # A legend entry only: diverged fits have no value on this axis.
         ax.plot(
             [],
@@ -120,7 +131,9 @@ def plot_test_rmse(result, Figure, path):
             ms=8,
             label="diverged, so no RMSE:\nin the band above\n(seeds diverged/run)",
         )
-        shown = np.concatenate([article, *(s[:, 0] for s in stats.values())])
+        shown = np.concatenate(
+            [article, [mean_rmse], *(s[:, 0] for s in stats.values())]
+        )
         shown = shown[np.isfinite(shown)]
         if shown.size:
             margin = 0.08 * (shown.max() - shown.min() + 0.1)
@@ -163,12 +176,23 @@ def plot_test_rmse(result, Figure, path):
     return fig
 
 
+def _standardises_target(name):
+    """Whether estimator ``name`` trains on the standardised target."""
+    return ESTIMATOR_SPECS[name].params.get("target_scaling") is not None
+
+
 def plot_loss_curves(result, Figure, path, n_best=3):
     """Training loss and validation R² of the first seed's fits of the best rows.
 
     The best rows are those with the lowest mean test RMSE of the first
     estimator of ``PARITY_PAIR`` among the rows where no estimator diverged on
     that seed. Colours are the estimators', line styles the rows'.
+
+    An estimator that standardises the target reports its loss on that scale,
+    about the loss of the others divided by the target's variance: its curves
+    get a panel of their own under the others', so that a lower line never
+    reads as a better fit. Validation R² does not depend on the scale: one
+    panel holds every estimator.
 
     Returns
     -------
@@ -177,8 +201,13 @@ def plot_loss_curves(result, Figure, path, n_best=3):
     """
     ranker = PARITY_PAIR[0]
     n_colors = len(result.colors)
-    fig = Figure(figsize=(5.5 * n_colors, 8.0), layout="constrained")
-    axes = fig.subplots(2, n_colors, squeeze=False)
+    scaled = [name for name in ESTIMATORS if _standardises_target(name)]
+    loss_groups = [[name for name in ESTIMATORS if name not in scaled]]
+    if scaled:
+        loss_groups.append(scaled)
+    n_panels = len(loss_groups) + 1
+    fig = Figure(figsize=(5.8 * n_colors, 3.9 * n_panels), layout="constrained")
+    axes = fig.subplots(n_panels, n_colors, squeeze=False)
     seed = result.seeds[0]
     fig.suptitle(
         f"Seed {seed}'s fits of the {n_best} rows with the lowest mean test RMSE "
@@ -193,7 +222,10 @@ def plot_loss_curves(result, Figure, path, n_best=3):
             if all(rr.fits[name][0].diverged is None for name in ESTIMATORS)
         ]
         ranked = sorted(eligible, key=lambda rr: rr.rmse_mean_std(ranker)[0])
-        loss_ax, val_ax = axes[0, j], axes[1, j]
+        loss_axes = {
+            name: axes[g, j] for g, group in enumerate(loss_groups) for name in group
+        }
+        val_ax = axes[-1, j]
         lowest, highest = 0.0, 0.0
         for rr, linestyle in zip(ranked[:n_best], _RANK_LINESTYLES, strict=False):
             for k, name in enumerate(ESTIMATORS):
@@ -216,7 +248,7 @@ def plot_loss_curves(result, Figure, path, n_best=3):
                         "fillstyle": "none",
                         "markevery": max(1, len(epochs) // 8),
                     }
-                loss_ax.plot(epochs, fit.loss_curve, **style)
+                loss_axes[name].plot(epochs, fit.loss_curve, **style)
                 val_ax.plot(epochs, fit.validation_scores, **style)
                 if name == ranker:
                     best = int(np.argmax(fit.validation_scores))
@@ -232,17 +264,36 @@ def plot_loss_curves(result, Figure, path, n_best=3):
                 lowest = min(lowest, *fit.validation_scores[len(epochs) // 10 :])
                 highest = max(highest, *fit.validation_scores)
         colour = cr.color.capitalize()
-        loss_ax.set_yscale("log")
-        loss_ax.set_title(f"{colour} wine: training loss")
-        loss_ax.set_ylabel("½ MSE + L2 penalty (log scale)")
+        for group in loss_groups:
+            ax = loss_axes[group[0]]
+            ax.set_yscale("log")
+            names = ", ".join(group)
+            if group is scaled:
+                variance = cr.target_std**2
+                ax.set_title(
+                    f"{colour} wine: training loss of {names},\non the standardised "
+                    f"target: about the loss above / {variance:.2f}",
+                    fontsize=10,
+                )
+                ax.set_ylabel(
+                    f"½ MSE of quality / {cr.target_std:.2f} + L2\n(log scale)"
+                )
+            else:
+                ax.set_title(
+                    f"{colour} wine: training loss of {names},\non the quality "
+                    "score itself",
+                    fontsize=10,
+                )
+                ax.set_ylabel("½ MSE + L2 penalty (log scale)")
         val_ax.set_title(
             f"{colour} wine: validation R² (early stopping;\n"
-            f"star: the epoch whose weights {ranker} kept)"
+            f"star: the epoch whose weights {ranker} kept)",
+            fontsize=10,
         )
         val_ax.set_ylim(max(lowest, -1.0) - 0.05, highest + 0.05)
         val_ax.set_xlabel(f"epoch (seed {seed})")
-        val_ax.set_ylabel("R²")
-        for ax in (loss_ax, val_ax):
+        val_ax.set_ylabel("R² (the same scale for all)")
+        for ax in axes[:, j]:
             ax.grid(alpha=0.3)
             if ranked:
                 ax.legend(fontsize=7)

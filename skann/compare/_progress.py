@@ -24,8 +24,11 @@ def _duration(seconds):
     return f"{minutes}:{seconds:02d}"
 
 
-class Progress:
+class FitProgressBar:
     """A count of completed fits, one bar at a time, on a text stream.
+
+    Not to be confused with ``skann._core.training.Progress``, the state a
+    continued fit starts from: this one only shows how many fits are done.
 
     On a terminal the bar is one line redrawn in place with ``"\\r"``. On
     anything else (a file, a pipe, CI's log) it becomes plain lines: one each
@@ -207,8 +210,8 @@ class Progress:
         self._last_write = self.clock()
 
 
-class NoProgress:
-    """A :class:`Progress` that shows nothing."""
+class NullFitProgressBar:
+    """A :class:`FitProgressBar` that shows nothing."""
 
     def start(self, label, total, note=""):
         pass

@@ -1,4 +1,18 @@
-"""The comparison's protocol: estimators, settings, split and divergence rule."""
+"""The comparison's protocol: estimators, settings, split and divergence rule.
+
+The split is the one place where the comparison reads the core's internals:
+:func:`split_indices` imports ``n_init_draws`` from ``skann._core.network``.
+It must. With ``early_stopping=True``, ``ANNRegressor`` and ``MLPRegressor``
+hold out their validation rows themselves, drawing them from ``random_state``
+after the initial weights and biases, and neither says which rows it held
+out. The comparison needs those rows beforehand, to fit its ``StandardScaler``
+on the training rows alone and to check every fit's
+``best_validation_score_`` against its own; so it replays the stream,
+skipping the draws of the initialisation, whose count only the core knows.
+``tests/test_compare.py`` checks that the replay matches scikit-learn's own
+initialisation and split, so a change of the draw order fails there, not
+silently in a report.
+"""
 
 # Authors: The skann developers
 # SPDX-License-Identifier: BSD-3-Clause

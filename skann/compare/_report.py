@@ -10,7 +10,12 @@ from pathlib import Path
 
 import numpy as np
 
-from skann.compare._article import ARTICLE_ROWS, format_hidden, format_ranges
+from skann.compare._article import (
+    ARTICLE_ROWS,
+    ARTICLES,
+    format_hidden,
+    format_ranges,
+)
 from skann.compare._protocol import (
     BLOWUP_LOSS_FACTOR,
     BLOWUP_RMSE_FACTOR,
@@ -101,16 +106,32 @@ def _divergence_rule():
     )
 
 
-def _rows_table(color_result):
+# The columns of each estimator in the wide table, and the one kept in the
+# narrow table printed on the terminal.
+_ESTIMATOR_COLUMNS = ("RMSE", "MAE", "R²", "epochs", "s")
+_NARROW_COLUMNS = ("RMSE",)
+
+
+def _rows_table(color_result, wide=True):
+    """The table of the rows: every column (``wide``) or the test RMSEs only.
+
+    The wide table has five columns per estimator (21 with three estimators),
+    too many for a terminal; the narrow one keeps the row, the article's
+    figure, each estimator's test RMSE and the speed ratio.
+    """
+    columns = _ESTIMATOR_COLUMNS if wide else _NARROW_COLUMNS
+    keep = [_ESTIMATOR_COLUMNS.index(what) for what in columns]
     header = ["#", "hidden layers", "activation", "lr", "article"]
     for spec in ESTIMATOR_SPECS.values():
-        header += [
-            f"{spec.short} {what}" for what in ("RMSE", "MAE", "R²", "epochs", "s")
-        ]
+        header += [f"{spec.short} {what}" for what in columns]
     header.append("speed ratio")
     lines = []
     for rr in color_result.rows:
         ratio = _speed_ratio(_parity_finished(rr))
+        cells = []
+        for name in ESTIMATORS:
+            every = _estimator_cells(rr, name)
+            cells += [every[i] for i in keep]
         lines.append(
             [
                 rr.number,
@@ -118,7 +139,7 @@ def _rows_table(color_result):
                 rr.row.activation,
                 rr.row.learning_rate,
                 _article(rr.row, color_result.color),
-                *(cell for name in ESTIMATORS for cell in _estimator_cells(rr, name)),
+                *cells,
                 "-" if ratio is None else f"{ratio:.2f}",
             ]
         )
@@ -240,7 +261,20 @@ def _divergence_notes(color_result):
     return ["", "Diverged fits (not averaged in):", "", *notes] if notes else []
 
 
-def _rows_section(color_result):
+def _mean_note(color_result):
+    """The test RMSE of predicting the mean: what a collapsed network scores."""
+    if color_result.mean_rmse is None:
+        return []
+    return [
+        (
+            f"- Predicting the mean quality of the rows given to `fit` scores a "
+            f"test RMSE of {color_result.mean_rmse:.3f}: a network near that "
+            "has learnt about nothing."
+        )
+    ]
+
+
+def _rows_section(color_result, wide=True):
     pairs = [pair for rr in color_result.rows for pair in _parity_finished(rr)]
     all_fits = [f for rr in color_result.rows for n in ESTIMATORS for f in rr.fits[n]]
     return "\n".join(
@@ -251,9 +285,10 @@ def _rows_section(color_result):
                 f"{color_result.target_std:.3f})"
             ),
             "",
-            _rows_table(color_result),
+            _rows_table(color_result, wide=wide),
             "",
             *(_timing_notes(pairs) if pairs else []),
+            *_mean_note(color_result),
             *_best_rows_note(color_result),
             *_flat_rows_note(color_result),
             *_checks_notes(all_fits),
@@ -400,8 +435,8 @@ def _method_section(result):
   on validation R² with `n_iter_no_change=10`, `tol=1e-4`, best weights
   restored. The target is not standardised, except by the estimators below
   that are given options of their own.
-{_own_options()}- **Columns**: test RMSE (mean ± standard deviation over the seeds), MAE and
-  R² on the test rows; epochs = `n_iter_`; s = seconds of `fit` alone, with
+{_own_options()}- **Columns**: test RMSE (mean ± standard deviation over the seeds), MAE
+  and R² on the test rows; epochs = `n_iter_`; s = seconds of `fit` alone, with
   BLAS limited to one thread for both; speed ratio = skann's fit seconds over
   MLPRegressor's on the seeds where both finished (below 1: skann is faster).
 {divergence}
@@ -421,6 +456,36 @@ def _method_section(result):
   refitted on the whole 85% and scored on seed 0's test rows; "search s" is
   the wall time of the cross-validation, "refit s" that of the refit.
 """
+
+
+def _sources_section():
+    """The articles the table comes from, and the data."""
+
+    def fill(text, indent=""):
+        return textwrap.fill(
+            text, width=78, subsequent_indent=indent, break_on_hyphens=False
+        )
+
+    return "\n".join(
+        [
+            "## Sources",
+            "",
+            fill(
+                "The table and the article's figures come from the third of "
+                "the four articles, in Chinese, that skann grew from; together "
+                "they derive a feed-forward network trained by backpropagation "
+                "and implement it in NumPy:"
+            ),
+            "",
+            *(fill(f"{i}. {text}", "   ") for i, text in enumerate(ARTICLES, 1)),
+            "",
+            fill(
+                "The data: P. Cortez, A. Cerdeira, F. Almeida, T. Matos and "
+                "J. Reis (2009). Wine Quality. UCI Machine Learning Repository, "
+                "CC BY 4.0."
+            ),
+        ]
+    )
 
 
 def _grid_jobs(result):
@@ -456,7 +521,7 @@ def _command(result, out_dir=None):
     return " ".join(words)
 
 
-def format_report(result, *, details=True, plots=None, out_dir=None):
+def format_report(result, *, details=True, wide=None, plots=None, out_dir=None):
     """The comparison as markdown.
 
     Parameters
@@ -466,6 +531,11 @@ def format_report(result, *, details=True, plots=None, out_dir=None):
 
     details : bool, default=True
         Include how the numbers were made and the plots section.
+
+    wide : bool, default=None
+        Give every estimator five columns in the tables of the rows (test
+        RMSE, MAE, R², epochs, seconds) rather than the test RMSE alone, the
+        narrow form that fits a terminal. None means the same as ``details``.
 
     plots : list of str or str, default=None
         File names of plots to link, or a sentence saying why there are none.
@@ -493,8 +563,17 @@ def format_report(result, *, details=True, plots=None, out_dir=None):
         "",
         "## Test error per row",
     ]
+    wide = details if wide is None else wide
+    if not wide:
+        parts += [
+            "",
+            (
+                "Test RMSE per estimator; report.md (written with --out DIR) "
+                "adds the MAE, R², epochs and fit seconds of each."
+            ),
+        ]
     for color_result in result.colors:
-        parts += ["", _rows_section(color_result)]
+        parts += ["", _rows_section(color_result, wide=wide)]
     if any(c.grid for c in result.colors):
         parts += ["", "## Grid search over the table"]
         parts += ["\n" + _grid_section(c) for c in result.colors if c.grid]
@@ -514,4 +593,5 @@ def format_report(result, *, details=True, plots=None, out_dir=None):
                 parts.append(plots)
             else:
                 parts += [f"![{Path(p).stem}]({p})\n" for p in plots]
+        parts += ["", _sources_section()]
     return "\n".join(parts).rstrip() + "\n"

@@ -78,6 +78,9 @@ class ColorResult:
     rows_seconds: float
     grid: dict | None = None
     grid_seconds: float = 0.0
+    # The test RMSE of predicting the mean target of the rows given to fit,
+    # averaged over the seeds: the level of a network that learnt nothing.
+    mean_rmse: float | None = None
 
 
 @dataclass

@@ -19,7 +19,7 @@ import skann
 from skann.compare._article import ARTICLE_ROWS, COLORS, parse_rows
 from skann.compare._dask import dask_backend
 from skann.compare._grid import grid_search
-from skann.compare._progress import NoProgress, Progress
+from skann.compare._progress import FitProgressBar, NullFitProgressBar
 from skann.compare._protocol import (
     DEFAULT_SEEDS,
     ESTIMATORS,
@@ -95,6 +95,17 @@ def _fit_one(name, row, X, y, seed, max_iter=MAX_ITER):
                 val_r2, best, rel_tol=1e-9, abs_tol=1e-12
             )
     return result
+
+
+def _mean_rmse(y, seeds):
+    """Test RMSE of predicting the mean of the fit rows, averaged over seeds."""
+    values = []
+    for seed in seeds:
+        # The test rows depend on the seed alone, not on the network.
+        fit_rows, _, _, test_rows = split_indices(len(y), 1, (1,), seed)
+        predicted = np.full(len(test_rows), np.mean(y[fit_rows]))
+        values.append(root_mean_squared_error(y[test_rows], predicted))
+    return float(np.mean(values))
 
 
 def _outcome(fit):
@@ -246,7 +257,7 @@ def run_comparison(
     )
     seeds = tuple(range(seeds or (1 if quick else DEFAULT_SEEDS)))
     max_iter = max_iter or (QUICK_MAX_ITER if quick else MAX_ITER)
-    progress = Progress() if verbose else NoProgress()
+    progress = FitProgressBar() if verbose else NullFitProgressBar()
     start = time.perf_counter()
     # Load first, so that missing data fails before minutes of training, and
     # make every file available first, so that the error names all that are not.
@@ -291,6 +302,7 @@ def run_comparison(
                 target_std=float(np.std(y)),
                 rows=_run_rows(X, y, numbers, seeds, max_iter, progress),
                 rows_seconds=time.perf_counter() - rows_start,
+                mean_rmse=_mean_rmse(y, seeds),
             )
             if grid:
                 grid_start = time.perf_counter()
