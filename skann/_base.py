@@ -44,6 +44,7 @@ from skann._params import (
     per_layer,
     renamed_parameter,
 )
+from skann._retrieval import RetrievalMixin
 
 
 def _is_stochastic(estimator):
@@ -56,7 +57,11 @@ _MAX_RESTARTS = 3
 
 
 class BaseANN(
-    FittedNetworkMixin, CallbackSupportMixin, BaseEstimator, metaclass=ANNMeta
+    FittedNetworkMixin,
+    RetrievalMixin,
+    CallbackSupportMixin,
+    BaseEstimator,
+    metaclass=ANNMeta,
 ):
     """Shared base of ANNRegressor and ANNClassifier; not for direct use.
 
@@ -114,6 +119,7 @@ class BaseANN(
         swa_epochs=10,
         early_stopping_metric="score",
         on_divergence="raise",
+        n_neighbors=None,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -150,6 +156,7 @@ class BaseANN(
         self.swa_epochs = swa_epochs
         self.early_stopping_metric = early_stopping_metric
         self.on_divergence = on_divergence
+        self.n_neighbors = n_neighbors
 
     def _validate_params(self):
         # Values scikit-learn's MLP estimators accept for a parameter skann
@@ -242,9 +249,13 @@ class BaseANN(
         rng = check_random_state(self.random_state)
         if continuing:
             self._check_continuation(network.spec)
+        # The network's input: the features, then any retrieval context.
+        X_net = self._augment_training(X, Y, sample_weight, incremental, continuing)
+        if continuing:
             theta, state = self._fitted_vectors(network, X.dtype)
         else:
             theta, state = network.init(rng, X.dtype)
+            self._init_retrieval(network, theta, state, X_net)
         progress = self._progress(theta, incremental, continuing)
         objective = Objective(
             network, self._make_loss(self._loss_name), self.alpha, state, rng
@@ -259,12 +270,12 @@ class BaseANN(
         ):  # fmt: skip
             if _is_stochastic(self):
                 result, monitor, rule = self._train_minibatch(
-                    objective, theta, X, y, Y, sample_weight, rng, progress,
+                    objective, theta, X_net, y, Y, sample_weight, rng, progress,
                     incremental, continuing, callback_hooks,
                 )  # fmt: skip
             else:
                 result, monitor, rule = self._train_lbfgs(
-                    objective, theta, X, y, Y, sample_weight, progress,
+                    objective, theta, X_net, y, Y, sample_weight, progress,
                     callback_hooks,
                 )  # fmt: skip
             # The fit task ends on the fitted estimator: callbacks may score it.
@@ -328,8 +339,9 @@ class BaseANN(
             # No hidden layer: the output layer's gain is that of the one name.
             activations = self.activation if isinstance(self.activation, str) else ()
         return NetworkSpec.build(
-            [n_features, *hidden, n_outputs], activations, dropout, self.batch_norm
-        )
+            [n_features, *hidden, n_outputs], activations, dropout, self.batch_norm,
+            self.n_neighbors or 0, self._retrieval_link(),
+        )  # fmt: skip
 
     def _check_continuation(self, spec):
         """Refuse to continue training a network other than the fitted one."""
@@ -343,6 +355,13 @@ class BaseANN(
                 f"Cannot continue training: the fitted network has layer shapes "
                 f"{expected}, but the current parameters and data give {got}. "
                 "Set warm_start=False to train a new network."
+            )
+        if fitted.n_neighbors != spec.n_neighbors:
+            raise ValueError(
+                "Cannot continue training: the fitted network was trained with "
+                f"n_neighbors={fitted.n_neighbors or None}, the current "
+                f"parameters ask for n_neighbors={spec.n_neighbors or None}. Set "
+                "warm_start=False to train a new network."
             )
         if fitted.batch_norm != spec.batch_norm:
             raise ValueError(
@@ -561,7 +580,7 @@ class BaseANN(
         network = Network(self._spec_of_fitted())
         dtype = np.result_type(X.dtype, self.coefs_[0].dtype)
         theta, state = self._fitted_vectors(network, dtype)
-        return network.predict(theta, state, X)
+        return self._predict_raw_chunks(network, theta, state, X)
 
     def _validated_raw(self, X):
         check_is_fitted(self)

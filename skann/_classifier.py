@@ -233,6 +233,23 @@ class ANNClassifier(ClassifierMixin, BaseANN):
         time and a record in ``history_``; a fourth divergence raises. Not
         used by ``'lbfgs'``.
 
+    n_neighbors : int, default=None
+        Retrieval: give the network, for each row, the ``n_neighbors``
+        nearest training rows as context. None trains the plain network. The
+        neighbours are the exact nearest rows in the space of the inputs the
+        estimator receives (scale them first, for example with
+        StandardScaler), found once per fit; a training row never finds
+        itself, though rows with the same features find each other. Their
+        targets (the standardised target with ``target_scaling``, class
+        indicators for a classifier) are combined by attention over their
+        distances, with a learned temperature and each neighbour's sample
+        weight, and a learned gate per output decides how far the network
+        trusts them, from its last hidden layer and how near the neighbours
+        are. The fitted model keeps its training rows and targets (its files
+        grow by them); ``partial_fit`` adds its rows to them. Sparse input
+        is densified. A strong ``alpha`` (0.1 to 1) lets the gate learn before
+        early stopping ends the fit.
+
     class_weight : dict, 'balanced' or None, default=None
         Weights of the classes, multiplied into ``sample_weight``: a dict
         ``{class_label: weight}`` (classes not listed weigh 1), or
@@ -418,6 +435,7 @@ class ANNClassifier(ClassifierMixin, BaseANN):
         swa_epochs=10,
         early_stopping_metric="score",
         on_divergence="raise",
+        n_neighbors=None,
         class_weight=None,
     ):
         super().__init__(
@@ -456,6 +474,7 @@ class ANNClassifier(ClassifierMixin, BaseANN):
             swa_epochs=swa_epochs,
             early_stopping_metric=early_stopping_metric,
             on_divergence=on_divergence,
+            n_neighbors=n_neighbors,
         )
         self.class_weight = class_weight
 
@@ -537,6 +556,11 @@ class ANNClassifier(ClassifierMixin, BaseANN):
         return np.repeat(labels[np.argmax(counts)][np.newaxis], len(y), axis=0).reshape(
             np.shape(y)
         )
+
+    def _retrieval_link(self):
+        # Raw outputs are logits: the neighbours' class shares as log shares
+        # (softmax) or logits (one logistic output per label).
+        return "log" if self._loss_name == "log_loss" else "logit"
 
     def _decode(self, raw):
         proba = LOSSES[self._loss_name].link(raw)

@@ -227,6 +227,23 @@ class ANNRegressor(RegressorMixin, BaseANN):
         time and a record in ``history_``; a fourth divergence raises. Not
         used by ``'lbfgs'``.
 
+    n_neighbors : int, default=None
+        Retrieval: give the network, for each row, the ``n_neighbors``
+        nearest training rows as context. None trains the plain network. The
+        neighbours are the exact nearest rows in the space of the inputs the
+        estimator receives (scale them first, for example with
+        StandardScaler), found once per fit; a training row never finds
+        itself, though rows with the same features find each other. Their
+        targets (the standardised target with ``target_scaling``, class
+        indicators for a classifier) are combined by attention over their
+        distances, with a learned temperature and each neighbour's sample
+        weight, and a learned gate per output decides how far the network
+        trusts them, from its last hidden layer and how near the neighbours
+        are. The fitted model keeps its training rows and targets (its files
+        grow by them); ``partial_fit`` adds its rows to them. Sparse input
+        is densified. A strong ``alpha`` (0.1 to 1) lets the gate learn before
+        early stopping ends the fit.
+
     loss : {'squared_error', 'poisson', 'absolute_error', 'huber', \
             'quantile'}, default='squared_error'
         The loss of each output, on the network's output ``r``, summed over
@@ -451,6 +468,7 @@ class ANNRegressor(RegressorMixin, BaseANN):
         swa_epochs=10,
         early_stopping_metric="score",
         on_divergence="raise",
+        n_neighbors=None,
         loss="squared_error",
         huber_delta=1.0,
         quantile=0.5,
@@ -492,6 +510,7 @@ class ANNRegressor(RegressorMixin, BaseANN):
             swa_epochs=swa_epochs,
             early_stopping_metric=early_stopping_metric,
             on_divergence=on_divergence,
+            n_neighbors=n_neighbors,
         )
         self.loss = loss
         self.huber_delta = huber_delta
@@ -546,6 +565,11 @@ class ANNRegressor(RegressorMixin, BaseANN):
         if getattr(self, "target_mean_", None) is not None:
             Y = (Y - self.target_mean_) / self.target_scale_
         return Y, self.loss
+
+    def _retrieval_link(self):
+        # Poisson's raw output is the log of the mean: compare it with the
+        # log of the neighbours' mean.
+        return "log" if self.loss == "poisson" else "identity"
 
     def _make_loss(self, loss_name):
         return make_loss(

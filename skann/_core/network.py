@@ -15,8 +15,11 @@ from skann._core.layers import (
     Affine,
     BatchNorm,
     Context,
+    ContextSplit,
     Dropout,
     Layout,
+    RetrievalHead,
+    Tap,
     Workspace,
 )
 
@@ -38,9 +41,16 @@ class NetworkSpec(NamedTuple):
     dropout: tuple
     batch_norm: bool
     init_gains: tuple
+    # Retrieval: neighbours given as context (0: none), and the link of
+    # their vote to the raw output ('identity', 'log' or 'logit').
+    n_neighbors: int = 0
+    retrieval_link: str = "identity"
 
     @classmethod
-    def build(cls, layer_sizes, activation, dropout=0.0, batch_norm=False):
+    def build(
+        cls, layer_sizes, activation, dropout=0.0, batch_norm=False, n_neighbors=0,
+        retrieval_link="identity",
+    ):  # fmt: skip
         """A spec from an activation name (or one per hidden layer) and rates.
 
         The Glorot gain of each affine layer is that of the activation it
@@ -62,12 +72,15 @@ class NetworkSpec(NamedTuple):
                 if isinstance(activation, str)
                 else 6.0
             )
-        return cls(layer_sizes, names, rates, bool(batch_norm), tuple(gains))
+        return cls(
+            layer_sizes, names, rates, bool(batch_norm), tuple(gains),
+            int(n_neighbors or 0), retrieval_link,
+        )  # fmt: skip
 
 
 # The layer types a network is built from: their trainable arrays and state
 # are the fitted model's per-layer arrays, by name.
-LAYER_TYPES = (Affine, BatchNorm, ActivationLayer, Dropout)
+LAYER_TYPES = (Affine, BatchNorm, ActivationLayer, Dropout, RetrievalHead)
 FITTED_ARRAYS = tuple(
     name for kind in LAYER_TYPES for name in (*kind.param_names, *kind.state_names)
 )
@@ -78,7 +91,9 @@ class Network:
 
     Per hidden layer: affine, batch normalisation (if on), activation,
     dropout (if its rate is positive); then the output affine layer, whose
-    output is the raw network output before the loss's link.
+    output is the raw network output before the loss's link. A retrieving
+    network (``n_neighbors``) takes its context after the features, splits
+    it off first, and mixes the neighbours' vote into the output last.
     """
 
     def __init__(self, spec):
@@ -86,12 +101,16 @@ class Network:
         self.layout, self.state_layout = Layout(), Layout()
         self.layers, self.affines, self.batch_norms = [], [], []
         n_hidden = len(spec.layer_sizes) - 2
+        if spec.n_neighbors:
+            self.layers.append(ContextSplit(spec.layer_sizes[0]))
         for k, (fan_in, fan_out) in enumerate(pairwise(spec.layer_sizes)):
             normalised = spec.batch_norm and k < n_hidden
             affine = Affine(
                 self.layout, k, fan_in, fan_out, spec.init_gains[k],
                 train_bias=not normalised,
             )  # fmt: skip
+            if k == n_hidden and spec.n_neighbors:
+                self.layers.append(Tap())
             self.layers.append(affine)
             self.affines.append(affine)
             if k == n_hidden:
@@ -104,6 +123,13 @@ class Network:
             self.layers.append(ActivationLayer(activation, k, fan_out))
             if spec.dropout[k] > 0:
                 self.layers.append(Dropout(spec.dropout[k], k, fan_out))
+        self.retrieval = None
+        if spec.n_neighbors:
+            self.retrieval = RetrievalHead(
+                self.layout, self.state_layout, spec.n_neighbors,
+                spec.layer_sizes[-1], spec.layer_sizes[-2], spec.retrieval_link,
+            )  # fmt: skip
+            self.layers.append(self.retrieval)
         self.layout.finalize()
         self.state_layout.finalize()
         self.size, self.state_size = self.layout.size, self.state_layout.size
@@ -160,6 +186,8 @@ class Network:
             affine.b.view(theta)[...] = rng.uniform(-bound, bound, fan_out)
         for norm in self.batch_norms:
             norm.init(theta, state)
+        if self.retrieval is not None:
+            self.retrieval.init(theta, state)
         return theta, state
 
     def compile(self, n, training, theta, grad=None, state=None, workspace=None,
@@ -176,7 +204,7 @@ class Network:
             forwards.append(forward)
             if backward is not None:
                 backwards.append(backward)
-            ctx.first = False
+            ctx.first = ctx.first and getattr(layer, "keeps_first", False)
         return Plan(forwards, backwards[::-1], ctx.sample_weight)
 
     def predict(self, theta, state, X):

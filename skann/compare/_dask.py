@@ -137,16 +137,25 @@ def dask_backend(scheduler=None, n_workers=None):
             )
             client = stack.enter_context(Client(cluster))
         else:
+            # A Client that fails while it starts leaves dask's scheduler set
+            # to its own, and later dask computations would look for it.
+            import dask
+
+            before = {
+                key: dask.config.get(key, None) for key in ("scheduler", "shuffle")
+            }
             try:
                 client = stack.enter_context(Client(scheduler))
                 client.wait_for_workers(1, timeout=WORKER_WAIT_SECONDS)
             except ValueError as exc:
+                dask.config.set(before)
                 # distributed parses the address only when it connects.
                 raise SchedulerUnavailable(
                     f"{scheduler!r} is not a Dask scheduler address ({exc}); "
                     "give one such as tcp://10.0.0.5:8786"
                 ) from exc
             except (OSError, TimeoutError, asyncio.TimeoutError) as exc:
+                dask.config.set(before)
                 raise SchedulerUnavailable(
                     f"the Dask scheduler at {scheduler} cannot be used: "
                     f"{exc or type(exc).__name__}"

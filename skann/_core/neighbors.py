@@ -1,0 +1,94 @@
+"""Exact nearest-neighbour search in row blocks, deterministic, for retrieval."""
+
+# Authors: The skann developers
+# SPDX-License-Identifier: BSD-3-Clause
+
+import numpy as np
+
+# Entries of one block of the query-by-memory distance matrix: the search's
+# memory beyond its output stays near this many numbers, whatever the sizes.
+BLOCK_ENTRIES = 1 << 21
+
+
+def nearest(Q, M, k, exclude=None, block_entries=BLOCK_ENTRIES):
+    """The ``k`` nearest rows of ``M`` to each row of ``Q``, exactly.
+
+    Distances are squared Euclidean, computed as ``|q|^2 + |m|^2 - 2 q.m``
+    in blocks of query rows, so no more than about ``block_entries``
+    distances exist at once. Distances within rounding of zero count as
+    exactly zero, so exact duplicates tie; ties are broken by the memory
+    row's index, so the result does not depend on the block size.
+    ``exclude`` (an int array, one entry per query row, or None) names a
+    memory row each query row must not find: its own row, when the query is
+    in the memory (other rows with the same features are found); -1 for
+    none.
+
+    Returns ``(index, d2)``, both of shape (n_queries, k), nearest first.
+    """
+    n_query, n_memory = Q.shape[0], M.shape[0]
+    k = min(k, n_memory - (exclude is not None))
+    qq = np.einsum("ij,ij->i", Q, Q)
+    mm = np.einsum("ij,ij->i", M, M)
+    step = max(1, block_entries // max(n_memory, 1))
+    index = np.empty((n_query, k), dtype=np.intp)
+    d2 = np.empty((n_query, k), dtype=Q.dtype)
+    for start in range(0, n_query, step):
+        stop = min(start + step, n_query)
+        D = Q[start:stop] @ M.T
+        D *= -2.0
+        D += qq[start:stop, np.newaxis]
+        D += mm
+        # Cancellation leaves duplicates at a tiny distance, not at zero.
+        D[D <= 1e-10 * (qq[start:stop, np.newaxis] + mm)] = 0.0
+        if exclude is not None:
+            own = exclude[start:stop]
+            inside = np.flatnonzero(own >= 0)
+            D[inside, own[inside]] = np.inf
+        # The k smallest per row; ties at the k-th value by lowest index.
+        kth = np.partition(D, k - 1, axis=1)[:, k - 1 : k]
+        below = D < kth
+        at = D == kth
+        room = k - below.sum(axis=1, keepdims=True)
+        chosen = below | (at & (np.cumsum(at, axis=1) <= room))
+        columns = np.nonzero(chosen)[1].reshape(stop - start, k)
+        distances = np.take_along_axis(D, columns, axis=1)
+        order = np.argsort(distances, axis=1, kind="stable")
+        index[start:stop] = np.take_along_axis(columns, order, axis=1)
+        d2[start:stop] = np.take_along_axis(distances, order, axis=1)
+    return index, d2
+
+
+# Distances are divided by the number of features, and the trust features
+# are logs of them offset by this, so a duplicate's zero stays finite.
+DISTANCE_OFFSET = 1e-3
+N_TRUST_FEATURES = 2
+
+
+def context_width(k, n_outputs):
+    """Columns of a row's retrieval context (see ``context``)."""
+    return 2 * k + N_TRUST_FEATURES + k * n_outputs
+
+
+def context(index, d2, n_features, targets, log_weights=None):
+    """The retrieval context of each query row, as one row of columns.
+
+    For the ``k`` neighbours found (``index``, ``d2`` from ``nearest``): their
+    squared distances divided by ``n_features``; the logs of their sample
+    weights (zeros without weights); two trust features, the logs of the
+    nearest and of the mean distance (plus ``DISTANCE_OFFSET``); and their
+    ``targets`` rows, neighbour after neighbour. Returns an array of shape
+    (n_queries, ``context_width(k, n_outputs)``) in the targets' dtype.
+    """
+    n, _k = index.shape
+    scaled = d2 / n_features
+    trust = np.log(
+        DISTANCE_OFFSET + np.column_stack([scaled[:, 0], scaled.mean(axis=1)])
+    )
+    if log_weights is None:
+        logw = np.zeros_like(scaled)
+    else:
+        logw = log_weights[index]
+    neighbour_targets = targets[index].reshape(n, -1)
+    return np.hstack([scaled, logw, trust, neighbour_targets]).astype(
+        targets.dtype, copy=False
+    )
