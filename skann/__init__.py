@@ -5,7 +5,14 @@
 
 from skann._classifier import ANNClassifier
 from skann._regressor import ANNRegressor
+from skann._tabular import make_tabular_classifier, make_tabular_regressor
 
-__version__ = "0.2.0.dev0"
+__version__ = "0.3.0.dev0"
 
-__all__ = ["ANNClassifier", "ANNRegressor", "__version__"]
+__all__ = [
+    "ANNClassifier",
+    "ANNRegressor",
+    "__version__",
+    "make_tabular_classifier",
+    "make_tabular_regressor",
+]
