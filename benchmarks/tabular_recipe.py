@@ -78,7 +78,7 @@ def regressors(seed):
         ),
         "recipe, alpha=1e-4": make_tabular_regressor(random_state=seed, alpha=1e-4),
         "MLPRegressor (128, 64)": make_pipeline(
-            StandardScaler(), MLPRegressor((128, 64), **mlp)
+            StandardScaler(), MLPRegressor(hidden_layer_sizes=(128, 64), **mlp)
         ),
         "RandomForestRegressor": RandomForestRegressor(
             300, n_jobs=1, random_state=seed
@@ -100,7 +100,7 @@ def classifiers(seed):
             random_state=seed, n_neighbors=None
         ),
         "MLPClassifier (128, 64)": make_pipeline(
-            StandardScaler(), MLPClassifier((128, 64), **mlp)
+            StandardScaler(), MLPClassifier(hidden_layer_sizes=(128, 64), **mlp)
         ),
         "RandomForestClassifier": RandomForestClassifier(
             300, n_jobs=1, random_state=seed
@@ -194,8 +194,9 @@ def main():
                      + table(columns, results, ["RMSE", "s"]))  # fmt: skip
     if args.task in ("classification", "both"):
         columns, results = run_classification(names)
+        metrics = ["log-loss", "accuracy", "s"]
         parts.append("## Classification: log-loss, accuracy, s per fit\n\n"
-                     + table(columns, results, ["log-loss", "accuracy", "s"]))  # fmt: skip
+                     + table(columns, results, metrics))  # fmt: skip
     text = "\n\n".join(parts) + "\n"
     print(text)
     if args.out:

@@ -1,4 +1,4 @@
-"""The tabular recipe: what make_tabular_regressor and make_tabular_classifier return."""
+"""The tabular recipe: what make_tabular_regressor and make_tabular_classifier give."""
 
 # Authors: The skann developers
 # SPDX-License-Identifier: BSD-3-Clause
