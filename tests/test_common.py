@@ -4,10 +4,12 @@
 # SPDX-License-Identifier: BSD-3-Clause
 
 import pytest
+from sklearn.base import is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skann import ANNClassifier, ANNRegressor
+from skann.model_selection import ValidationSearch
 
 # The checks fit tiny datasets with the default max_iter; stopping there is fine.
 pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
@@ -37,8 +39,23 @@ _RETRIEVAL_WEIGHTS = (
 )
 
 
+_TINY_VALIDATION = (
+    "ValidationSearch compares networks trained with early stopping, which "
+    "holds out validation rows; these checks fit so few rows that the held-out "
+    "share is too small, and the network says so"
+)
+
+
 def expected_failed_checks(estimator):
     """Checks an option fails by design, each with its reason."""
+    if isinstance(estimator, ValidationSearch):
+        checks = ["check_estimators_nan_inf", "check_fit2d_1feature"]
+        checks.append(
+            "check_classifiers_one_label_sample_weights"
+            if is_classifier(estimator)
+            else "check_regressors_no_decision_function"
+        )
+        return dict.fromkeys(checks, _TINY_VALIDATION)
     failed = {}
     if estimator.n_neighbors:
         failed["check_sample_weight_equivalence_on_dense_data"] = _RETRIEVAL_WEIGHTS
@@ -101,6 +118,13 @@ def expected_failed_checks(estimator):
         # Retrieval of the nearest training rows.
         ANNClassifier(random_state=0, n_neighbors=3),
         ANNRegressor(random_state=0, n_neighbors=3),
+        # The recipe's search over candidates on their validation rows.
+        ValidationSearch(
+            ANNClassifier(early_stopping=True, random_state=0), {"alpha": [1e-4, 1e-2]}
+        ),
+        ValidationSearch(
+            ANNRegressor(early_stopping=True, random_state=0), {"alpha": [1e-4, 1e-2]}
+        ),
     ],
     expected_failed_checks=expected_failed_checks,
 )
