@@ -114,6 +114,7 @@ class BaseANN(
         swa_epochs=10,
         early_stopping_metric="score",
         on_divergence="raise",
+        lr_cycles=4,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -150,6 +151,7 @@ class BaseANN(
         self.swa_epochs = swa_epochs
         self.early_stopping_metric = early_stopping_metric
         self.on_divergence = on_divergence
+        self.lr_cycles = lr_cycles
 
     def _validate_params(self):
         # Values scikit-learn's MLP estimators accept for a parameter skann
@@ -364,7 +366,7 @@ class BaseANN(
             self.learning_rate_schedule, self.learning_rate, power_t=self.power_t,
             max_iter=self.max_iter, lr_decay=self.lr_decay, lr_step=self.lr_step,
             min_learning_rate=self.min_learning_rate,
-            warmup_epochs=self.warmup_epochs,
+            warmup_epochs=self.warmup_epochs, lr_cycles=self.lr_cycles,
         )  # fmt: skip
         averager = None
         if self.weight_averaging is not None:

@@ -66,6 +66,7 @@ PARAMETER_CONSTRAINTS = {
     "swa_epochs": [Interval(Integral, 1, None, closed="left")],
     "early_stopping_metric": [StrOptions({"score", "loss"})],
     "on_divergence": [StrOptions({"raise", "restart"})],
+    "lr_cycles": [Interval(Integral, 1, None, closed="left")],
 }
 
 # The estimator parameters each solver's optimizer is built from, in the
