@@ -115,6 +115,7 @@ class BaseANN(
         early_stopping_metric="score",
         on_divergence="raise",
         lr_cycles=4,
+        output_init="glorot",
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -152,6 +153,7 @@ class BaseANN(
         self.early_stopping_metric = early_stopping_metric
         self.on_divergence = on_divergence
         self.lr_cycles = lr_cycles
+        self.output_init = output_init
 
     def _validate_params(self):
         # Values scikit-learn's MLP estimators accept for a parameter skann
@@ -246,7 +248,9 @@ class BaseANN(
             self._check_continuation(network.spec)
             theta, state = self._fitted_vectors(network, X.dtype)
         else:
-            theta, state = network.init(rng, X.dtype)
+            theta, state = network.init(
+                rng, X.dtype, zero_output=self.output_init == "zeros"
+            )
         progress = self._progress(theta, incremental, continuing)
         objective = Objective(
             network, self._make_loss(self._loss_name), self.alpha, state, rng

@@ -257,6 +257,17 @@ class ANNClassifier(ClassifierMixin, BaseANN):
         Number of cycles of the ``'coslog'`` schedule (RealMLP's default);
         not used by the other schedules.
 
+    output_init : {'glorot', 'zeros'}, default='glorot'
+        How the output layer's weights and biases start. ``'glorot'`` draws
+        them as every other layer's; ``'zeros'`` sets them to zero, as
+        RealMLP does, so the untrained network's raw output is 0: the
+        training mean with ``target_scaling='standard'``, equal class
+        probabilities in a classifier. The output layer's draws are still
+        made, so the other layers' initial weights and all later random
+        draws are those of ``'glorot'`` with the same ``random_state``. A
+        warm start or ``partial_fit`` goes on from the fitted weights and
+        ignores it.
+
     Attributes
     ----------
     classes_ : ndarray or list of ndarray of shape (n_classes,)
@@ -433,6 +444,7 @@ class ANNClassifier(ClassifierMixin, BaseANN):
         on_divergence="raise",
         class_weight=None,
         lr_cycles=4,
+        output_init="glorot",
     ):
         super().__init__(
             hidden_layer_sizes,
@@ -471,6 +483,7 @@ class ANNClassifier(ClassifierMixin, BaseANN):
             early_stopping_metric=early_stopping_metric,
             on_divergence=on_divergence,
             lr_cycles=lr_cycles,
+            output_init=output_init,
         )
         self.class_weight = class_weight
 

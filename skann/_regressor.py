@@ -277,6 +277,17 @@ class ANNRegressor(RegressorMixin, BaseANN):
         Number of cycles of the ``'coslog'`` schedule (RealMLP's default);
         not used by the other schedules.
 
+    output_init : {'glorot', 'zeros'}, default='glorot'
+        How the output layer's weights and biases start. ``'glorot'`` draws
+        them as every other layer's; ``'zeros'`` sets them to zero, as
+        RealMLP does, so the untrained network's raw output is 0: the
+        training mean with ``target_scaling='standard'``, equal class
+        probabilities in a classifier. The output layer's draws are still
+        made, so the other layers' initial weights and all later random
+        draws are those of ``'glorot'`` with the same ``random_state``. A
+        warm start or ``partial_fit`` goes on from the fitted weights and
+        ignores it.
+
     Attributes
     ----------
     loss_ : float
@@ -469,6 +480,7 @@ class ANNRegressor(RegressorMixin, BaseANN):
         quantile=0.5,
         target_scaling=None,
         lr_cycles=4,
+        output_init="glorot",
     ):
         super().__init__(
             hidden_layer_sizes,
@@ -507,6 +519,7 @@ class ANNRegressor(RegressorMixin, BaseANN):
             early_stopping_metric=early_stopping_metric,
             on_divergence=on_divergence,
             lr_cycles=lr_cycles,
+            output_init=output_init,
         )
         self.loss = loss
         self.huber_delta = huber_delta

@@ -1,9 +1,10 @@
 """The tabular toolbox's training options, tested through the estimators.
 
 The coslog schedule's rates are unit-tested in test_schedules.py and the input
-transformer in test_preprocessing.py; here each option is checked through
-``fit``, ``partial_fit`` and pickling, and at its default against the fit
-without it. Shared tests run on both estimators.
+transformer in test_preprocessing.py; here the coslog schedule and the
+zero-initialised output layer are checked through ``fit``, ``partial_fit``
+and pickling, and at their defaults against the fit without them. Shared
+tests run on both estimators.
 """
 
 # Authors: The skann developers
@@ -19,6 +20,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skann import ANNClassifier, ANNRegressor
+from skann._core.network import Network, NetworkSpec
 
 ESTIMATORS = [ANNClassifier, ANNRegressor]
 
@@ -26,7 +28,7 @@ ESTIMATORS = [ANNClassifier, ANNRegressor]
 pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
 
 # Every option of the toolbox, at its default.
-TOOLBOX_DEFAULTS = {"lr_cycles": 4}
+TOOLBOX_DEFAULTS = {"lr_cycles": 4, "output_init": "glorot"}
 
 
 @pytest.fixture(params=ESTIMATORS, ids=lambda E: E.__name__)
@@ -121,3 +123,87 @@ def test_invalid_lr_cycles_is_refused(Estimator, data, value):
     X, y = data
     with pytest.raises(InvalidParameterError, match="'lr_cycles' parameter"):
         small(Estimator, lr_cycles=value).fit(X, y)
+
+
+# The zero-initialised output layer
+
+
+def test_zero_output_init_draws_the_same_stream():
+    """Only the output layer changes; the random stream goes on the same."""
+    network = Network(NetworkSpec.build([4, 6, 5, 2], "tanh", batch_norm=True))
+    rng, zero_rng = np.random.RandomState(0), np.random.RandomState(0)
+    theta, state = network.init(rng)
+    zero_theta, zero_state = network.init(zero_rng, zero_output=True)
+    assert_array_equal(rng.uniform(size=3), zero_rng.uniform(size=3))
+    assert_array_equal(zero_state, state)
+    default = network.arrays(theta, state)
+    zero = network.arrays(zero_theta, zero_state)
+    for name, arrays in default.items():
+        *hidden, output = arrays
+        *zero_hidden, zero_output = zero[name]
+        for a, b in zip(hidden, zero_hidden, strict=True):
+            assert_array_equal(a, b)
+        if name in ("coefs", "intercepts"):
+            assert not np.any(zero_output)
+        else:
+            assert_array_equal(zero_output, output)
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_zero_output_init_keeps_the_other_layers_draws(Estimator, data, early_stopping):
+    """One full-batch step of negligible size leaves the initial weights.
+
+    The hidden layers' weights are then the Glorot draws of the default fit,
+    bit for bit; the output layer's are zero. The same holds with early
+    stopping, whose split is drawn after the initialisation.
+    """
+    X, y = data
+    params = {
+        "solver": "sgd", "momentum": 0.0, "learning_rate": 1e-300,
+        "batch_size": len(y), "max_iter": 1, "early_stopping": early_stopping,
+        "hidden_layer_sizes": (8, 6),
+    }  # fmt: skip
+    default = small(Estimator, **params).fit(X, y)
+    zero = small(Estimator, output_init="zeros", **params).fit(X, y)
+    for a, b in zip(default.coefs_[:-1], zero.coefs_[:-1], strict=True):
+        assert_array_equal(a, b)
+    for a, b in zip(default.intercepts_[:-1], zero.intercepts_[:-1], strict=True):
+        assert_array_equal(a, b)
+    assert_allclose(zero.coefs_[-1], 0.0, rtol=0, atol=1e-250)
+    assert_allclose(zero.intercepts_[-1], 0.0, rtol=0, atol=1e-250)
+    assert np.all(np.abs(default.coefs_[-1]) > 0)
+
+
+def test_zero_output_init_starts_at_the_mean_or_equal_odds(Estimator, data):
+    X, y = data
+    params = {"solver": "sgd", "learning_rate": 1e-300, "max_iter": 1}
+    params["output_init"] = "zeros"
+    if Estimator is ANNRegressor:
+        params["target_scaling"] = "standard"
+        model = small(Estimator, **params).fit(X, y)
+        assert_allclose(model.predict(X), y.mean(), rtol=1e-12)
+    else:
+        model = small(Estimator, **params).fit(X, y)
+        assert_allclose(model.predict_proba(X), 0.5, rtol=1e-12)
+
+
+def test_zero_output_init_learns(Estimator, data):
+    X, y = data
+    model = small(Estimator, output_init="zeros", max_iter=200, learning_rate=0.01)
+    model.fit(X, y)
+    assert model.loss_curve_[-1] < 0.5 * model.loss_curve_[0]
+
+
+def test_warm_start_ignores_output_init(Estimator, data):
+    X, y = data
+    first = small(Estimator, warm_start=True).fit(X, y)
+    second = small(Estimator, warm_start=True).fit(X, y)
+    first.fit(X, y)
+    second.set_params(output_init="zeros").fit(X, y)
+    assert_same_weights(first, second)
+
+
+def test_invalid_output_init_is_refused(Estimator, data):
+    X, y = data
+    with pytest.raises(InvalidParameterError, match="'output_init' parameter"):
+        small(Estimator, output_init="zero").fit(X, y)
