@@ -120,6 +120,8 @@ class BaseANN(
         early_stopping_metric="score",
         on_divergence="raise",
         n_neighbors=None,
+        lr_cycles=4,
+        output_init="glorot",
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -157,6 +159,8 @@ class BaseANN(
         self.early_stopping_metric = early_stopping_metric
         self.on_divergence = on_divergence
         self.n_neighbors = n_neighbors
+        self.lr_cycles = lr_cycles
+        self.output_init = output_init
 
     def _validate_params(self):
         # Values scikit-learn's MLP estimators accept for a parameter skann
@@ -254,7 +258,9 @@ class BaseANN(
         if continuing:
             theta, state = self._fitted_vectors(network, X.dtype)
         else:
-            theta, state = network.init(rng, X.dtype)
+            theta, state = network.init(
+                rng, X.dtype, zero_output=self.output_init == "zeros"
+            )
             self._init_retrieval(network, theta, state, X_net)
         progress = self._progress(theta, incremental, continuing)
         objective = Objective(
@@ -383,7 +389,7 @@ class BaseANN(
             self.learning_rate_schedule, self.learning_rate, power_t=self.power_t,
             max_iter=self.max_iter, lr_decay=self.lr_decay, lr_step=self.lr_step,
             min_learning_rate=self.min_learning_rate,
-            warmup_epochs=self.warmup_epochs,
+            warmup_epochs=self.warmup_epochs, lr_cycles=self.lr_cycles,
         )  # fmt: skip
         averager = None
         if self.weight_averaging is not None:

@@ -83,7 +83,7 @@ class ANNClassifier(ClassifierMixin, BaseANN):
         (``learning_rate_init`` in scikit-learn's MLP estimators).
 
     learning_rate_schedule : {'constant', 'invscaling', 'adaptive', 'cosine', \
-            'step', 'exponential'}, default='constant'
+            'step', 'exponential', 'coslog'}, default='constant'
         How ``'sgd'`` and ``'adam'`` change the step size from epoch to epoch
         (scikit-learn's MLP estimators apply a schedule to ``'sgd'`` only).
 
@@ -100,6 +100,14 @@ class ANNClassifier(ClassifierMixin, BaseANN):
           epochs.
         - ``'exponential'``: the same decay spread evenly over the epochs,
           ``learning_rate * lr_decay ** (epoch / lr_step)``.
+        - ``'coslog'``: RealMLP's schedule, ``lr_cycles`` cosine cycles from
+          ``min_learning_rate`` up to ``learning_rate`` and back over the
+          ``max_iter`` epochs, each cycle twice as long as the one before:
+          ``min_learning_rate`` plus
+          ``0.5 * (1 - cos(2 pi log2(1 + (2^lr_cycles - 1) t)))`` times
+          ``learning_rate - min_learning_rate``, where
+          ``t = (epoch + 0.5) / max_iter`` is the share of training done at
+          the middle of the epoch.
 
         With ``warmup_epochs``, any schedule starts after a linear warm-up.
 
@@ -186,8 +194,9 @@ class ANNClassifier(ClassifierMixin, BaseANN):
         schedules apply one factor ``lr_decay``.
 
     min_learning_rate : float, default=0.0
-        The step size the ``'cosine'`` schedule ends at, and below which the
-        ``'step'`` and ``'exponential'`` schedules do not go.
+        The step size the ``'cosine'`` schedule ends at, the lowest step of
+        each cycle of ``'coslog'``, and the step below which the ``'step'``
+        and ``'exponential'`` schedules do not go.
 
     warmup_epochs : int, default=0
         Number of first epochs over which the step size rises linearly to the
@@ -260,6 +269,21 @@ class ANNClassifier(ClassifierMixin, BaseANN):
         Early stopping scores the validation share with the same weights.
         Not for multilabel targets; ``'balanced'`` is not available in
         ``partial_fit``.
+
+    lr_cycles : int, default=4
+        Number of cycles of the ``'coslog'`` schedule (RealMLP's default);
+        not used by the other schedules.
+
+    output_init : {'glorot', 'zeros'}, default='glorot'
+        How the output layer's weights and biases start. ``'glorot'`` draws
+        them as every other layer's; ``'zeros'`` sets them to zero, as
+        RealMLP does, so the untrained network's raw output is 0: the
+        training mean with ``target_scaling='standard'``, equal class
+        probabilities in a classifier. The output layer's draws are still
+        made, so the other layers' initial weights and all later random
+        draws are those of ``'glorot'`` with the same ``random_state``. A
+        warm start or ``partial_fit`` goes on from the fitted weights and
+        ignores it.
 
     Attributes
     ----------
@@ -437,6 +461,8 @@ class ANNClassifier(ClassifierMixin, BaseANN):
         on_divergence="raise",
         n_neighbors=None,
         class_weight=None,
+        lr_cycles=4,
+        output_init="glorot",
     ):
         super().__init__(
             hidden_layer_sizes,
@@ -475,6 +501,8 @@ class ANNClassifier(ClassifierMixin, BaseANN):
             early_stopping_metric=early_stopping_metric,
             on_divergence=on_divergence,
             n_neighbors=n_neighbors,
+            lr_cycles=lr_cycles,
+            output_init=output_init,
         )
         self.class_weight = class_weight
 

@@ -67,6 +67,8 @@ PARAMETER_CONSTRAINTS = {
     "early_stopping_metric": [StrOptions({"score", "loss"})],
     "on_divergence": [StrOptions({"raise", "restart"})],
     "n_neighbors": [None, Interval(Integral, 1, None, closed="left")],
+    "lr_cycles": [Interval(Integral, 1, None, closed="left")],
+    "output_init": [StrOptions({"glorot", "zeros"})],
 }
 
 # The estimator parameters each solver's optimizer is built from, in the

@@ -1,4 +1,4 @@
-"""scikit-learn's estimator checks on both estimators and their 0.2 options."""
+"""scikit-learn's estimator checks on both estimators and their options."""
 
 # Authors: The skann developers
 # SPDX-License-Identifier: BSD-3-Clause
@@ -112,6 +112,11 @@ def expected_failed_checks(estimator):
             weight_averaging="swa",
             on_divergence="restart",
         ),
+        # The tabular toolbox's options.
+        ANNClassifier(random_state=0, learning_rate_schedule="coslog"),
+        ANNRegressor(random_state=0, learning_rate_schedule="coslog", lr_cycles=2),
+        ANNClassifier(random_state=0, output_init="zeros"),
+        ANNRegressor(random_state=0, output_init="zeros", batch_norm=True),
         # A larger step: with the default one 200 epochs fit the checks'
         # data poorly (R^2 0.38 where check_regressors_train asks for 0.5).
         ANNRegressor(random_state=0, loss="poisson", learning_rate=0.01),

@@ -170,12 +170,13 @@ class Network:
             position[name] += 1
         return theta, state
 
-    def init(self, rng, dtype=np.float64):
+    def init(self, rng, dtype=np.float64, zero_output=False):
         """Glorot-uniform weights and biases, and fresh normalisation arrays.
 
         Draws ``W`` then ``b`` layer by layer from ``rng`` in float64, the
         order and precision scikit-learn uses, so the same seed gives the same
-        network. Returns the flat parameter and state vectors.
+        network. With ``zero_output`` the output layer's weights and biases
+        are zero. Returns the flat parameter and state vectors.
         """
         theta = np.empty(self.size, dtype)
         state = np.empty(self.state_size, dtype)
@@ -184,6 +185,13 @@ class Network:
             bound = np.sqrt(affine.init_gain / (fan_in + fan_out))
             affine.W.view(theta)[...] = rng.uniform(-bound, bound, (fan_in, fan_out))
             affine.b.view(theta)[...] = rng.uniform(-bound, bound, fan_out)
+        if zero_output:
+            # Drawn, then zeroed: the stream after the initialisation (the
+            # early-stopping split, the batch order, dropout masks) and every
+            # other layer stay those of the default initialisation.
+            output = self.affines[-1]
+            output.W.view(theta)[...] = 0
+            output.b.view(theta)[...] = 0
         for norm in self.batch_norms:
             norm.init(theta, state)
         if self.retrieval is not None:

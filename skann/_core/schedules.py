@@ -28,6 +28,19 @@ def _cosine(schedule, base, epoch, n_seen):
     return floor + (base - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
+def _coslog(schedule, base, epoch, n_seen):
+    floor = schedule.min_learning_rate
+    horizon = max(schedule.max_iter - schedule.warmup_epochs, 1)
+    # The rate of an epoch is the curve's value at the epoch's midpoint: at its
+    # start, the first epoch and every epoch starting a cycle would run at 0.
+    progress = min((epoch + 0.5) / horizon, 1.0)
+    cycles = schedule.lr_cycles
+    # Cycle k (from 0) spans log2(1 + (2^K - 1) t) in [k, k + 1), that is
+    # t in [(2^k - 1), (2^(k+1) - 1)) / (2^K - 1): each cycle twice as long.
+    phase = math.log2(1.0 + (2.0**cycles - 1.0) * progress)
+    return floor + (base - floor) * 0.5 * (1.0 - math.cos(2.0 * math.pi * phase))
+
+
 def _step(schedule, base, epoch, n_seen):
     decay = schedule.lr_decay ** (epoch // schedule.lr_step)
     return max(schedule.min_learning_rate, base * decay)
@@ -46,6 +59,7 @@ RATES = {
     "cosine": _cosine,
     "step": _step,
     "exponential": _exponential,
+    "coslog": _coslog,
 }
 SCHEDULES = tuple(RATES)
 
@@ -66,6 +80,18 @@ class Schedule:
     - ``step``: multiplied by ``lr_decay`` every ``lr_step`` epochs, at once;
     - ``exponential``: the same decay spread evenly over the epochs,
       ``lr_decay ** (epoch / lr_step)``;
+    - ``coslog``: RealMLP's multi-cycle cosine in logarithmic time
+      (Holzmüller et al., 2024). With ``H = max_iter - warmup_epochs``,
+      ``K = lr_cycles`` and ``t = min((epoch + 0.5) / H, 1)`` the fraction of
+      training done at the middle of the epoch, the rate is
+      ``min_learning_rate + (rate - min_learning_rate) * 0.5 * (1 - cos(2 pi
+      log2(1 + (2^K - 1) t)))``. Each of the ``K`` cycles rises from
+      ``min_learning_rate`` to the rate and falls back, and lasts twice as
+      long as the one before: the first ends at ``t = 1 / (2^K - 1)``, the
+      last starts at ``t = (2^(K-1) - 1) / (2^K - 1)``, just before the middle.
+      RealMLP evaluates the curve at every step; here it is evaluated once per
+      epoch, at the epoch's midpoint, so no epoch runs at the zero rate of
+      ``t = 0``. After ``H`` epochs the rate stays at ``min_learning_rate``.
 
     ``step`` and ``exponential`` stop at ``min_learning_rate``. The first
     ``warmup_epochs`` epochs ramp linearly up to the rate:
@@ -74,7 +100,7 @@ class Schedule:
 
     def __init__(
         self, name, learning_rate, *, power_t=0.5, max_iter=200, lr_decay=0.5,
-        lr_step=10, min_learning_rate=0.0, warmup_epochs=0,
+        lr_step=10, min_learning_rate=0.0, warmup_epochs=0, lr_cycles=4,
     ):  # fmt: skip
         self.name = name
         self._rate = RATES[name]
@@ -82,6 +108,7 @@ class Schedule:
         self.power_t, self.max_iter = power_t, max_iter
         self.lr_decay, self.lr_step = lr_decay, lr_step
         self.min_learning_rate, self.warmup_epochs = min_learning_rate, warmup_epochs
+        self.lr_cycles = lr_cycles
         self.factor = 1.0
         self.epoch = 0
 
