@@ -191,10 +191,10 @@ def test_restart_that_rescues_nothing_warns(monkeypatch, regression):
     The optimizer's first two steps are made to overflow a weight, so the fit
     restarts twice and goes on at a hundredth of a rate too small to learn.
     """
-    import skann._base
+    import skann._training
 
     X, y = regression
-    real_train = skann._base.train_minibatch
+    real_train = skann._training.train_minibatch
     remaining = [2]
 
     def train(objective, theta, *args, progress, **kwargs):
@@ -209,7 +209,7 @@ def test_restart_that_rescues_nothing_warns(monkeypatch, regression):
         progress.optimizer.step = overflowing_step
         return real_train(objective, theta, *args, progress=progress, **kwargs)
 
-    monkeypatch.setattr(skann._base, "train_minibatch", train)
+    monkeypatch.setattr(skann._training, "train_minibatch", train)
     model = ANNRegressor((4,), learning_rate=1e-7, max_iter=3, random_state=0,
                          on_divergence="restart", batch_size=len(X))  # fmt: skip
     with warnings.catch_warnings(record=True) as caught:
