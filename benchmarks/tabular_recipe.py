@@ -114,8 +114,8 @@ def regressors(seed):
         "recipe without retrieval": make_tabular_regressor(
             random_state=seed, n_neighbors=None
         ),
-        "recipe, StandardScaler": make_pipeline(
-            StandardScaler(), make_tabular_regressor(random_state=seed)[-1]
+        "recipe, StandardScaler": make_tabular_regressor(random_state=seed).set_params(
+            estimator__scale=StandardScaler()
         ),
         "recipe, alpha=1e-4": make_tabular_regressor(random_state=seed, alpha=1e-4),
         "MLPRegressor (128, 64)": make_pipeline(
