@@ -691,6 +691,13 @@ def test_command_line_bad_scheduler_is_one_line(
         "skann compare: error: 'notanaddress' is not a Dask scheduler address"
     )
     assert "tcp://10.0.0.5:8786" in err
+    # The client distributed half started is closed: Dask computes as before.
+    import dask
+    from distributed import Client
+
+    assert dask.config.get("scheduler", None) is None
+    with pytest.raises(ValueError, match="No clients found"):
+        Client.current(allow_global=True)
 
 
 def test_command_line_rejects_an_empty_scheduler(capsys):

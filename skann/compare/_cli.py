@@ -56,7 +56,8 @@ def _parser():
         description=(
             "Fit each row of the articles' wine-quality table with skann's "
             "ANNRegressor and scikit-learn's MLPRegressor on the same 70/15/15 "
-            "split and print the test errors as a markdown table."
+            "split and print their test RMSEs as a markdown table; --out also "
+            "writes report.md, with every column, and the plots."
         ),
     )
     compare.add_argument(

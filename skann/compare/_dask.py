@@ -103,6 +103,34 @@ def _one_blas_thread(client):
             client.run(_limit_blas, libs, workers=[address])
 
 
+def _unusable(scheduler, exc):
+    return SchedulerUnavailable(
+        f"the Dask scheduler at {scheduler} cannot be used: {exc or type(exc).__name__}"
+    )
+
+
+def _current_client(Client):
+    """The client Dask computes with now, or None."""
+    try:
+        return Client.current(allow_global=True)
+    except ValueError:
+        return None
+
+
+def _close_half_started(Client, existing):
+    """Close the client a failed ``Client(address)`` left behind.
+
+    A ``Client`` makes itself the default, and Dask's default scheduler
+    ``"dask.distributed"``, before it connects, and undoes both in ``close``;
+    when connecting fails nobody holds the client to close it, and every later
+    Dask computation of the process would look for it. ``existing`` is the
+    client that was current before, left alone.
+    """
+    left = _current_client(Client)
+    if left is not None and left is not existing:
+        left.close()
+
+
 @contextmanager
 def dask_backend(scheduler=None, n_workers=None):
     """Run joblib (and so ``GridSearchCV``) on Dask inside the block.
@@ -137,29 +165,24 @@ def dask_backend(scheduler=None, n_workers=None):
             )
             client = stack.enter_context(Client(cluster))
         else:
-            # A Client that fails while it starts leaves dask's scheduler set
-            # to its own, and later dask computations would look for it.
-            import dask
-
-            before = {
-                key: dask.config.get(key, None) for key in ("scheduler", "shuffle")
-            }
+            existing = _current_client(Client)
             try:
-                client = stack.enter_context(Client(scheduler))
-                client.wait_for_workers(1, timeout=WORKER_WAIT_SECONDS)
+                client = Client(scheduler)
             except ValueError as exc:
-                dask.config.set(before)
                 # distributed parses the address only when it connects.
+                _close_half_started(Client, existing)
                 raise SchedulerUnavailable(
                     f"{scheduler!r} is not a Dask scheduler address ({exc}); "
                     "give one such as tcp://10.0.0.5:8786"
                 ) from exc
             except (OSError, TimeoutError, asyncio.TimeoutError) as exc:
-                dask.config.set(before)
-                raise SchedulerUnavailable(
-                    f"the Dask scheduler at {scheduler} cannot be used: "
-                    f"{exc or type(exc).__name__}"
-                ) from exc
+                _close_half_started(Client, existing)
+                raise _unusable(scheduler, exc) from exc
+            stack.enter_context(client)
+            try:
+                client.wait_for_workers(1, timeout=WORKER_WAIT_SECONDS)
+            except (OSError, TimeoutError, asyncio.TimeoutError) as exc:
+                raise _unusable(scheduler, exc) from exc
         nthreads = client.nthreads()
         blas_limited = stack.enter_context(_one_blas_thread(client))
         stack.enter_context(parallel_config(backend="dask"))
