@@ -1,12 +1,13 @@
-"""ONNX export: skl2onnx converters for ANNRegressor and ANNClassifier.
+"""ONNX export: skl2onnx converters for skann's estimators and its scaler.
 
 Importing this module registers, with skl2onnx's public registration API
 (:func:`skl2onnx.update_registered_converter`), a shape calculator and a
-converter for each estimator and, for the classifier, the parser skl2onnx
-uses for its own classifiers. After ``import skann.onnx``, skl2onnx's entry
-points (:func:`skl2onnx.to_onnx`, :func:`skl2onnx.convert_sklearn`) convert
-a fitted skann estimator, alone or inside a pipeline, to an ONNX graph that
-ONNX Runtime runs.
+converter for ANNRegressor, ANNClassifier and RobustSmoothClipScaler and,
+for the classifier, the parser skl2onnx uses for its own classifiers. After
+``import skann.onnx``, skl2onnx's entry points (:func:`skl2onnx.to_onnx`,
+:func:`skl2onnx.convert_sklearn`) convert a fitted skann estimator, alone or
+inside a pipeline (the tabular recipes included), to an ONNX graph that ONNX
+Runtime runs.
 
 Registration is explicit, on import of this module, rather than a side effect
 of ``import skann``: the converters need skl2onnx and onnx, which most users
@@ -65,12 +66,14 @@ from skann._core.layers import _EPS as _LINK_OFFSET
 from skann._core.layers import BATCH_NORM_EPSILON
 from skann._core.neighbors import DISTANCE_OFFSET
 from skann._regressor import ANNRegressor
+from skann.preprocessing import RobustSmoothClipScaler
 
 __all__ = ["register"]
 
 # The names skl2onnx knows the estimators by.
 _REGRESSOR_ALIAS = "SkannANNRegressor"
 _CLASSIFIER_ALIAS = "SkannANNClassifier"
+_SCALER_ALIAS = "SkannRobustSmoothClipScaler"
 
 # The options of the classifier's conversion, as skl2onnx declares them for
 # MLPClassifier: ``zipmap`` (the probabilities as a list of dictionaries,
@@ -831,6 +834,56 @@ def _convert_classifier(scope, operator, container):
     graph.node("Gather", [classes, index], "label_gather", label, axis=0)
 
 
+# -- RobustSmoothClipScaler ------------------------------------------------------
+
+
+def _scaler_shape(operator):
+    """Output: a float (double for double input) tensor of the input's shape."""
+    check_input_and_output_numbers(operator, input_count_range=1, output_count_range=1)
+    check_input_and_output_types(operator, good_input_types=_INPUT_TYPES)
+    model = operator.raw_operator
+    check_is_fitted(model)
+    n_rows = operator.inputs[0].get_first_dimension()
+    tensor_type = _tensor_type(_graph_dtype(operator))
+    operator.outputs[0].type = tensor_type([n_rows, model.n_features_in_])
+
+
+def _convert_scaler(scope, operator, container):
+    """``z = (x - center) / scale``, then ``z / hypot(1, z / clip)``.
+
+    ``hypot(1, t)`` is written ``a sqrt(1 + (b / a)^2)`` with ``a = max(1,
+    |t|)`` and ``b = min(1, |t|)``, which does not overflow where ``t^2``
+    would: an extreme input goes to ``±clip``, as ``transform`` sends it.
+    """
+    model = operator.raw_operator
+    graph = _Graph(scope, container, _graph_dtype(operator))
+    X = graph.cast_input(operator.inputs[0])
+    output = operator.outputs[0].full_name
+    centred = graph.node(
+        "Sub", [X, graph.constant("scaler_center", model.center_)], "scaler_centre"
+    )
+    scale = graph.constant("scaler_scale", model.scale_)
+    if model.clip is None:
+        graph.node("Div", [centred, scale], "scaler_scale", output)
+        return
+    z = graph.node("Div", [centred, scale], "scaler_scale")
+    ratio = graph.node(
+        "Abs",
+        [graph.node("Div", [z, graph.constant("scaler_clip", model.clip)], "scaler_t")],
+        "scaler_abs_t",
+    )
+    one = graph.constant("scaler_one", 1.0)
+    larger = graph.node("Max", [ratio, one], "scaler_hypot_max")
+    smaller = graph.node("Min", [ratio, one], "scaler_hypot_min")
+    q = graph.node("Div", [smaller, larger], "scaler_hypot_ratio")
+    q = graph.node("Mul", [q, q], "scaler_hypot_square")
+    q = graph.node(
+        "Sqrt", [graph.node("Add", [q, one], "scaler_hypot_1p")], "scaler_hypot_sqrt"
+    )
+    hypot = graph.node("Mul", [larger, q], "scaler_hypot")
+    graph.node("Div", [z, hypot], "scaler_smooth_clip", output)
+
+
 def register():
     """Register skann's converters with skl2onnx.
 
@@ -838,8 +891,9 @@ def register():
     another library replaced a converter, for example) registers them anew.
     After it, :func:`skl2onnx.to_onnx` and :func:`skl2onnx.convert_sklearn`
     convert fitted :class:`~skann.ANNRegressor` and
-    :class:`~skann.ANNClassifier` estimators, retrieving ones included,
-    alone or in pipelines.
+    :class:`~skann.ANNClassifier` estimators, retrieving ones included, and
+    :class:`~skann.preprocessing.RobustSmoothClipScaler`, alone or in
+    pipelines.
 
     The classifier takes the options skl2onnx gives ``MLPClassifier``:
     ``zipmap`` (True, the default: the probabilities as a list of
@@ -869,6 +923,9 @@ def register():
         _convert_classifier,
         parser=_parse_classifier,
         options=_CLASSIFIER_OPTIONS,
+    )
+    update_registered_converter(
+        RobustSmoothClipScaler, _SCALER_ALIAS, _scaler_shape, _convert_scaler
     )
 
 

@@ -9,12 +9,18 @@ import numpy as np
 import onnx
 import pytest
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skann import ANNClassifier, ANNRegressor
+from skann import (
+    ANNClassifier,
+    ANNRegressor,
+    make_tabular_classifier,
+    make_tabular_regressor,
+)
 from skann._core.activations import ACTIVATIONS
 from skann._core.neighbors import nearest
+from skann.preprocessing import RobustSmoothClipScaler
 
 _REASON = "ONNX export needs the onnx extra: pip install 'skann[onnx]'"
 skl2onnx = pytest.importorskip("skl2onnx", reason=_REASON)
@@ -79,7 +85,8 @@ def _check_regressor(model, X_test, **kwargs):
     for dtype in (np.float32, np.float64):
         onx, (y,) = _convert_and_run(model, X_test, dtype, **kwargs)
         assert y.dtype == dtype
-        assert y.shape == (len(X_test), model.n_outputs_)
+        network = model[-1] if isinstance(model, Pipeline) else model
+        assert y.shape == (len(X_test), network.n_outputs_)
         _assert_close(y, model.predict(X_test.astype(dtype)), dtype)
     return onx
 
@@ -547,6 +554,40 @@ def test_retrieval_pipeline(Estimator):
             _check_labels(label, pipeline, X_test.astype(dtype), dtype)
             expected = pipeline.predict_proba(X_test.astype(dtype))
             _assert_close(proba, expected, dtype)
+
+
+@pytest.mark.parametrize("clip", [3.0, None])
+def test_robust_smooth_clip_scaler(clip):
+    X, X_test = _rows()
+    X_test = np.vstack([X_test, [[1e30, -1e30, 0.0, 1.0]]])
+    scaler = RobustSmoothClipScaler(clip=clip).fit(X * [1, 10, 100, 0.1] + 3)
+    X_test = X_test * [1, 10, 100, 0.1] + 3
+    for dtype in (np.float32, np.float64):
+        _, (Z,) = _convert_and_run(scaler, X_test, dtype)
+        assert Z.dtype == dtype
+        _assert_close(Z, scaler.transform(X_test.astype(dtype)), dtype)
+    if clip is not None:
+        # Extreme inputs go to the bounds, not to zero or NaN.
+        np.testing.assert_allclose(Z[-1, :2], [clip, -clip])
+
+
+@pytest.mark.parametrize("make", [make_tabular_regressor, make_tabular_classifier])
+def test_tabular_recipe(make):
+    # The recipe: RobustSmoothClipScaler and a retrieving network.
+    X, X_test = _retrieval_rows()
+    X, X_test = X * [1, 10, 100, 0.1] + 3, X_test * [1, 10, 100, 0.1] + 3
+    if make is make_tabular_regressor:
+        recipe = make(max_iter=5, random_state=0).fit(X, _regression_target(X))
+        _check_regressor(recipe, X_test)
+        return
+    y = _classification_targets(X)["binary"]
+    recipe = make(max_iter=5, random_state=0).fit(X, y)
+    for dtype in (np.float32, np.float64):
+        _, (label, proba) = _convert_and_run(
+            recipe, X_test, dtype, options={ANNClassifier: {"zipmap": False}}
+        )
+        _check_labels(label, recipe, X_test.astype(dtype), dtype)
+        _assert_close(proba, recipe.predict_proba(X_test.astype(dtype)), dtype)
 
 
 def test_docstring_examples():
