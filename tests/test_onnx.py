@@ -519,15 +519,15 @@ def test_retrieval_batch_norm():
 def test_retrieval_float32_model():
     # Fitted on float32 rows, skann keeps a float32 memory and context: the
     # double graph rounds the context to float32 as skann does. A float32
-    # graph searches in float32, as skann does, but the two searches round
-    # differently, so only the double graph is held to skann's numbers here.
+    # graph searches in float32, as skann does; the two searches round
+    # differently, so the float32 graph is also compared with skann's double
+    # prediction of the same rows.
     X, X_test = _retrieval_rows()
     X = X.astype(np.float32)
     model = ANNRegressor((8,), n_neighbors=5, max_iter=30, random_state=0)
     model.fit(X, _regression_target(X))
     assert model._memory["X"].dtype == np.float32
-    _, (y,) = _convert_and_run(model, X_test, np.float64)
-    _assert_close(y, model.predict(X_test), np.float64)
+    _check_regressor(model, X_test)
     _, (y,) = _convert_and_run(model, X_test, np.float32)
     expected = model.predict(X_test.astype(np.float32).astype(np.float64))
     _assert_close(y, expected, np.float32)
