@@ -533,6 +533,21 @@ def test_retrieval_float32_model():
     _assert_close(y, expected, np.float32)
 
 
+@pytest.mark.parametrize("opset", [11, 17])
+def test_retrieval_older_opsets(opset):
+    # Before opsets 13 and 18, Unsqueeze and the reductions take their axes as
+    # attributes; TopK takes largest=0 from opset 11.
+    X, X_test = _retrieval_rows()
+    model = ANNClassifier((6,), n_neighbors=4, max_iter=20, random_state=0)
+    model.fit(X, _classification_targets(X)["multilabel"])
+    for dtype in (np.float32, np.float64):
+        onx, (_, proba) = _convert_and_run(
+            model, X_test, dtype, options={"zipmap": False}, target_opset=opset
+        )
+        assert onx.opset_import[0].version == opset
+        _assert_close(proba, model.predict_proba(X_test.astype(dtype)), dtype)
+
+
 @pytest.mark.parametrize("Estimator", [ANNRegressor, ANNClassifier])
 def test_retrieval_pipeline(Estimator):
     X, X_test = _retrieval_rows()
