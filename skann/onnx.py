@@ -1,12 +1,13 @@
-"""ONNX export: skl2onnx converters for ANNRegressor and ANNClassifier.
+"""ONNX export: skl2onnx converters for skann's estimators and its scaler.
 
 Importing this module registers, with skl2onnx's public registration API
 (:func:`skl2onnx.update_registered_converter`), a shape calculator and a
-converter for each estimator and, for the classifier, the parser skl2onnx
-uses for its own classifiers. After ``import skann.onnx``, skl2onnx's entry
-points (:func:`skl2onnx.to_onnx`, :func:`skl2onnx.convert_sklearn`) convert
-a fitted skann estimator, alone or inside a pipeline, to an ONNX graph that
-ONNX Runtime runs.
+converter for ANNRegressor, ANNClassifier and RobustSmoothClipScaler and,
+for the classifier, the parser skl2onnx uses for its own classifiers. After
+``import skann.onnx``, skl2onnx's entry points (:func:`skl2onnx.to_onnx`,
+:func:`skl2onnx.convert_sklearn`) convert a fitted skann estimator, alone or
+inside a pipeline (the tabular recipes included), to an ONNX graph that ONNX
+Runtime runs.
 
 Registration is explicit, on import of this module, rather than a side effect
 of ``import skann``: the converters need skl2onnx and onnx, which most users
@@ -20,7 +21,10 @@ The graph holds, per layer, one ``Gemm`` node (the affine map, named
 Batch normalisation, which prediction applies with its running statistics,
 is folded into the weights and bias of the affine layer before it, and so is
 the regressor's target scaling (``target_scaling='standard'``) into the
-output layer; dropout is absent at prediction and has no node.
+output layer; dropout is absent at prediction and has no node. A retrieving
+model (``n_neighbors``) adds its search and head as nodes named
+``retrieval_<role>``, with the memory of training rows as an initializer
+(see ``_add_retrieval``); its target scaling follows the head.
 """
 
 # Authors: The skann developers
@@ -58,14 +62,18 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     ) from exc
 
 from skann._classifier import ANNClassifier
+from skann._core.layers import _EPS as _LINK_OFFSET
 from skann._core.layers import BATCH_NORM_EPSILON
+from skann._core.neighbors import DISTANCE_OFFSET
 from skann._regressor import ANNRegressor
+from skann.preprocessing import RobustSmoothClipScaler
 
 __all__ = ["register"]
 
 # The names skl2onnx knows the estimators by.
 _REGRESSOR_ALIAS = "SkannANNRegressor"
 _CLASSIFIER_ALIAS = "SkannANNClassifier"
+_SCALER_ALIAS = "SkannRobustSmoothClipScaler"
 
 # The options of the classifier's conversion, as skl2onnx declares them for
 # MLPClassifier: ``zipmap`` (the probabilities as a list of dictionaries,
@@ -109,6 +117,15 @@ _FLOAT_ONLY_OPERATOR = {
     "elu": ("Elu", {"alpha": 1.0}),
     "softplus": ("Softplus", {}),
 }
+
+# Retrieval (``n_neighbors``). A squared distance at most this fraction of
+# |q|^2 + |m|^2 is cancellation noise and counts as zero, as in skann's
+# search (skann._core.neighbors.nearest).
+_ZERO_DISTANCE = 1e-10
+# The links from the neighbours' vote to the raw output that convert.
+_RETRIEVAL_LINKS = ("identity", "log", "logit")
+# The first opset whose TopK takes ``largest`` (smallest distances first).
+_TOPK_OPSET = 11
 
 
 def _graph_dtype(operator):
@@ -165,6 +182,43 @@ class _Graph:
             **attrs,
         )
         return output
+
+    def node_outputs(self, op_type, inputs, name, outputs, **attrs):
+        """Add ``op_type`` named ``name``, with a new output per name in ``outputs``."""
+        outputs = [self.scope.get_unique_variable_name(o) for o in outputs]
+        self.container.add_node(
+            op_type,
+            list(inputs),
+            outputs,
+            name=self.scope.get_unique_operator_name(name),
+            **attrs,
+        )
+        return outputs
+
+    def cast(self, A, from_dtype, to_dtype, name):
+        """``A`` (of ``from_dtype``) as ``to_dtype``: a Cast node if they differ."""
+        if np.dtype(from_dtype) == np.dtype(to_dtype):
+            return A
+        return self.node("Cast", [A], name, to=_proto_type(np.dtype(to_dtype)))
+
+    def reduce(self, op_type, A, axis, name, keepdims=1):
+        """A reduction of ``A`` over ``axis`` in the form the opset asks for.
+
+        ``axes`` became an input of ReduceSum at opset 13 and of the other
+        reductions at opset 18; before, it is an attribute.
+        """
+        since = 13 if op_type == "ReduceSum" else 18
+        if self.opset >= since:
+            axes = self.constant(f"{name}_axes", [axis], dtype=np.int64)
+            return self.node(op_type, [A, axes], name, keepdims=keepdims)
+        return self.node(op_type, [A], name, axes=[axis], keepdims=keepdims)
+
+    def unsqueeze(self, A, axis, name):
+        """``A`` with a new axis of length 1 at ``axis`` (an input from opset 13)."""
+        if self.opset >= 13:
+            axes = self.constant(f"{name}_axes", [axis], dtype=np.int64)
+            return self.node("Unsqueeze", [A, axes], name)
+        return self.node("Unsqueeze", [A], name, axes=[axis])
 
     def cast_input(self, variable):
         """The input as the graph's float type (a Cast node only if needed)."""
@@ -324,13 +378,17 @@ def _add_network(graph, model, X, output, fold_target=False):
 
     With ``fold_target``, the regressor's target scaling ``y scale + mean``
     follows: folded into the output layer when the output activation is the
-    identity, as two nodes after it otherwise. ``output`` None names the
-    result anew. Returns the name of the result.
+    identity and the model does not retrieve, as two nodes after the output
+    otherwise. A retrieving model's head (see ``_add_retrieval``) mixes its
+    neighbours' vote into the output layer's result before the output
+    activation. ``output`` None names the result anew. Returns the name of
+    the result.
     """
     layers = _folded_layers(model)
     scaling = _target_scaling(model) if fold_target else None
     out_activation = model.out_activation_
-    if scaling is not None and out_activation == "identity":
+    retrieving = _is_retrieving(model, graph)
+    if scaling is not None and out_activation == "identity" and not retrieving:
         scale, mean = scaling
         W, b = layers[-1]
         layers[-1] = (W * scale, b * scale + mean)
@@ -342,10 +400,20 @@ def _add_network(graph, model, X, output, fold_target=False):
             f"The model has {n_hidden} hidden layer(s) but {len(activations)} "
             "hidden activation(s); it cannot be converted."
         )
+    # The raw output is the model's result when nothing follows it.
+    raw_is_result = out_activation == "identity" and scaling is None
     A = X
     for k, (W, b) in enumerate(layers):
         last = k == n_hidden
-        if last and out_activation == "identity" and scaling is None:
+        if last and retrieving:
+            # The gate reads the last hidden layer's output, A (X itself
+            # without hidden layers).
+            f = graph.affine(A, W, b, k)
+            Z = _add_retrieval(graph, model, X, A, f, output if raw_is_result else None)
+            if raw_is_result:
+                return Z
+            break
+        if last and raw_is_result:
             return graph.affine(A, W, b, k, output)
         Z = graph.affine(A, W, b, k)
         if not last:
@@ -360,6 +428,245 @@ def _add_network(graph, model, X, output, fold_target=False):
             "Add", [y, graph.constant("target_mean", mean)], "target_mean", output
         )
     return y
+
+
+# -- Retrieval -----------------------------------------------------------------
+
+
+def _is_retrieving(model, graph):
+    """Whether the model retrieves (``n_neighbors``); refuses what cannot convert."""
+    spec = getattr(model, "_fitted_spec", None) or {}
+    n_neighbors = spec.get("n_neighbors") or 0
+    if not n_neighbors:
+        return False
+    if getattr(model, "_memory", None) is None:
+        raise ValueError(
+            f"The model was fitted with n_neighbors={n_neighbors} but holds no "
+            "memory of training rows to retrieve from; it cannot be converted. "
+            "Fit it again."
+        )
+    link = spec.get("retrieval_link", "identity")
+    if link not in _RETRIEVAL_LINKS:
+        raise NotImplementedError(
+            f"skann.onnx cannot convert the retrieval link {link!r} of the "
+            f"model's n_neighbors={n_neighbors} head: it knows "
+            f"{', '.join(map(repr, _RETRIEVAL_LINKS))}. Update skann."
+        )
+    if graph.opset < _TOPK_OPSET:
+        raise ValueError(
+            f"n_neighbors={n_neighbors}: the graph finds the nearest training "
+            "rows with TopK(largest=0), which needs opset "
+            f"{_TOPK_OPSET} or later; to_onnx was asked for opset "
+            f"{graph.opset}. Convert with target_opset={_TOPK_OPSET} or later."
+        )
+    return True
+
+
+def _add_retrieval(graph, model, X, h, f, output=None):
+    """The retrieval head after the output layer, as skann predicts it.
+
+    ``X`` is the network's input (the query rows), ``h`` the last hidden
+    layer's output and ``f`` the output layer's. The nodes, named
+    ``retrieval_<role>``:
+
+    - the search: the squared distances ``|q|^2 + |m|^2 - 2 q m^T`` from each
+      query row to every row of the memory (an initializer), those within
+      ``1e-10 (|q|^2 + |m|^2)`` of zero set to zero, and the ``k`` smallest
+      per row by TopK, which on ties keeps the lower memory index first, as
+      skann does. The search is in double precision unless both the graph
+      and the fitted model are in single precision: skann's search computes
+      in the wider of the two types. The distance matrix is n_query by
+      n_memory, evaluated whole;
+    - the context: the neighbours' distances divided by the number of
+      features ``d``, their log sample weights and targets (Gather), and the
+      trust features ``log(1e-3 + d_nearest)`` and ``log(1e-3 + mean d)``,
+      standardised; rounded, as skann's context is, to the narrower of the
+      graph's type and the memory's;
+    - the head: attention ``softmax(-exp(t) d + log w)``, the vote
+      ``v = a Y``, its link ``m``, the gate ``g = sigmoid(h Wg + z Cg + bg)``
+      and the output ``f + g (m - f)``.
+
+    Two steps are written in a form that is the same function with less
+    rounding in a float graph: the attention logits are shifted by the
+    nearest distance, ``-exp(t) (d - d_nearest)``, which softmax ignores,
+    and the logit link's share of negatives ``1 - v`` is the attended vote
+    of ``1 - Y``. Returns the name of the output.
+    """
+    memory, spec = model._memory, model._fitted_spec
+    M = np.asarray(memory["X"])
+    n_memory, n_features = M.shape
+    k = min(int(spec["n_neighbors"]), n_memory)
+    dtype = graph.dtype
+    search = np.result_type(dtype, M.dtype)
+
+    # The search: distances to every memory row, the k smallest.
+    Q = graph.cast(X, dtype, search, "retrieval_query")
+    squares = graph.node("Mul", [Q, Q], "retrieval_query_squares")
+    qq = graph.reduce("ReduceSum", squares, 1, "retrieval_query_norms")
+    mm = graph.constant(
+        "retrieval_memory_norms", np.einsum("ij,ij->i", M, M), dtype=search
+    )
+    # Gemm computes alpha A B^T + C: |q|^2 - 2 q m^T, then + |m|^2.
+    cross = graph.node(
+        "Gemm",
+        [Q, graph.constant("retrieval_memory", M, dtype=search), qq],
+        "retrieval_products",
+        alpha=-2.0,
+        transB=1,
+    )
+    D = graph.node("Add", [cross, mm], "retrieval_distances")
+    norms = graph.node("Add", [qq, mm], "retrieval_norm_sums")
+    threshold = graph.node(
+        "Mul",
+        [norms, graph.constant("retrieval_zero_factor", _ZERO_DISTANCE, search)],
+        "retrieval_zero_threshold",
+    )
+    above = graph.node("Greater", [D, threshold], "retrieval_above_zero")
+    D = graph.node(
+        "Where",
+        [above, D, graph.constant("retrieval_zero", 0.0, search)],
+        "retrieval_snapped_distances",
+    )
+    d2, index = graph.node_outputs(
+        "TopK",
+        [D, graph.constant("retrieval_k", [k], dtype=np.int64)],
+        "retrieval_topk",
+        ["retrieval_neighbour_distances", "retrieval_neighbours"],
+        axis=1,
+        largest=0,
+        sorted=1,
+    )
+
+    # The context.
+    d2 = graph.cast(d2, search, dtype, "retrieval_distances_cast")
+    d = graph.node(
+        "Div",
+        [d2, graph.constant("retrieval_n_features", float(n_features))],
+        "retrieval_scaled_distances",
+    )
+    first = graph.constant("retrieval_first", [0], dtype=np.int64)
+    nearest = graph.node("Gather", [d, first], "retrieval_nearest_distance", axis=1)
+    mean = graph.reduce("ReduceMean", d, 1, "retrieval_mean_distance")
+    trust = graph.node("Concat", [nearest, mean], "retrieval_trust_distances", axis=1)
+    trust = graph.node(
+        "Add",
+        [trust, graph.constant("retrieval_distance_offset", DISTANCE_OFFSET)],
+        "retrieval_trust_offset",
+    )
+    trust = graph.node("Log", [trust], "retrieval_trust")
+    # skann's context is in the memory's type: a double graph of a model
+    # fitted on float32 rows rounds the distances and trust features to it.
+    context = np.dtype(memory["Y"].dtype)
+    if context.itemsize < dtype.itemsize:
+        d = graph.cast(
+            graph.cast(d, dtype, context, "retrieval_context_distances"),
+            context,
+            dtype,
+            "retrieval_rounded_distances",
+        )
+        nearest = graph.node("Gather", [d, first], "retrieval_rounded_nearest", axis=1)
+        trust = graph.cast(
+            graph.cast(trust, dtype, context, "retrieval_context_trust"),
+            context,
+            dtype,
+            "retrieval_rounded_trust",
+        )
+    z = graph.node(
+        "Sub",
+        [
+            trust,
+            graph.constant("retrieval_trust_means", model.retrieval_trust_means_[0]),
+        ],
+        "retrieval_trust_centred",
+    )
+    z = graph.node(
+        "Div",
+        [z, graph.constant("retrieval_trust_scales", model.retrieval_trust_scales_[0])],
+        "retrieval_trust_standardised",
+    )
+    Y = graph.node(
+        "Gather",
+        [graph.constant("retrieval_memory_targets", memory["Y"]), index],
+        "retrieval_neighbour_targets",
+        axis=0,
+    )
+
+    # The head: attention, vote, link, gate.
+    gaps = graph.node("Sub", [d, nearest], "retrieval_distance_gaps")
+    beta = np.exp(np.asarray(model.retrieval_temperature_[0], np.float64)[0])
+    logits = graph.node(
+        "Mul",
+        [gaps, graph.constant("retrieval_minus_temperature", -beta)],
+        "retrieval_logits",
+    )
+    if memory["log_weights"] is not None:
+        log_weights = graph.node(
+            "Gather",
+            [
+                graph.constant("retrieval_memory_log_weights", memory["log_weights"]),
+                index,
+            ],
+            "retrieval_neighbour_log_weights",
+            axis=0,
+        )
+        logits = graph.node("Add", [logits, log_weights], "retrieval_weighted_logits")
+    attention = graph.node("Softmax", [logits], "retrieval_attention", axis=1)
+    attention = graph.unsqueeze(attention, 2, "retrieval_attention_column")
+
+    def attended(targets, name):
+        weighted = graph.node("Mul", [attention, targets], f"{name}_terms")
+        return graph.reduce("ReduceSum", weighted, 1, name, keepdims=0)
+
+    vote = attended(Y, "retrieval_vote")
+    link = spec.get("retrieval_link", "identity")
+    if link == "identity":
+        m = vote
+    else:
+        offset = graph.constant("retrieval_link_offset", _LINK_OFFSET)
+        m = graph.node(
+            "Log",
+            [graph.node("Add", [vote, offset], "retrieval_vote_offset")],
+            "retrieval_log_vote",
+        )
+        if link == "logit":
+            complement = graph.node(
+                "Sub",
+                [graph.constant("retrieval_one", 1.0), Y],
+                "retrieval_neighbour_complements",
+            )
+            rest = attended(complement, "retrieval_vote_complement")
+            rest = graph.node(
+                "Log",
+                [graph.node("Add", [rest, offset], "retrieval_complement_offset")],
+                "retrieval_log_complement",
+            )
+            m = graph.node("Sub", [m, rest], "retrieval_logit_vote")
+    u = graph.node(
+        "Gemm",
+        [
+            h,
+            graph.constant("retrieval_gate_coefs", model.retrieval_gate_coefs_[0]),
+            graph.constant(
+                "retrieval_gate_intercepts", model.retrieval_gate_intercepts_[0]
+            ),
+        ],
+        "retrieval_gate_hidden",
+    )
+    u = graph.node(
+        "Gemm",
+        [
+            z,
+            graph.constant(
+                "retrieval_gate_trust_coefs", model.retrieval_gate_trust_coefs_[0]
+            ),
+            u,
+        ],
+        "retrieval_gate_logits",
+    )
+    g = graph.node("Sigmoid", [u], "retrieval_gate")
+    step = graph.node("Sub", [m, f], "retrieval_vote_minus_output")
+    step = graph.node("Mul", [g, step], "retrieval_gated_step")
+    return graph.node("Add", [f, step], "retrieval_output", output)
 
 
 # -- Regressor -----------------------------------------------------------------
@@ -527,6 +834,56 @@ def _convert_classifier(scope, operator, container):
     graph.node("Gather", [classes, index], "label_gather", label, axis=0)
 
 
+# -- RobustSmoothClipScaler ------------------------------------------------------
+
+
+def _scaler_shape(operator):
+    """Output: a float (double for double input) tensor of the input's shape."""
+    check_input_and_output_numbers(operator, input_count_range=1, output_count_range=1)
+    check_input_and_output_types(operator, good_input_types=_INPUT_TYPES)
+    model = operator.raw_operator
+    check_is_fitted(model)
+    n_rows = operator.inputs[0].get_first_dimension()
+    tensor_type = _tensor_type(_graph_dtype(operator))
+    operator.outputs[0].type = tensor_type([n_rows, model.n_features_in_])
+
+
+def _convert_scaler(scope, operator, container):
+    """``z = (x - center) / scale``, then ``z / hypot(1, z / clip)``.
+
+    ``hypot(1, t)`` is written ``a sqrt(1 + (b / a)^2)`` with ``a = max(1,
+    |t|)`` and ``b = min(1, |t|)``, which does not overflow where ``t^2``
+    would: an extreme input goes to ``±clip``, as ``transform`` sends it.
+    """
+    model = operator.raw_operator
+    graph = _Graph(scope, container, _graph_dtype(operator))
+    X = graph.cast_input(operator.inputs[0])
+    output = operator.outputs[0].full_name
+    centred = graph.node(
+        "Sub", [X, graph.constant("scaler_center", model.center_)], "scaler_centre"
+    )
+    scale = graph.constant("scaler_scale", model.scale_)
+    if model.clip is None:
+        graph.node("Div", [centred, scale], "scaler_scale", output)
+        return
+    z = graph.node("Div", [centred, scale], "scaler_scale")
+    ratio = graph.node(
+        "Abs",
+        [graph.node("Div", [z, graph.constant("scaler_clip", model.clip)], "scaler_t")],
+        "scaler_abs_t",
+    )
+    one = graph.constant("scaler_one", 1.0)
+    larger = graph.node("Max", [ratio, one], "scaler_hypot_max")
+    smaller = graph.node("Min", [ratio, one], "scaler_hypot_min")
+    q = graph.node("Div", [smaller, larger], "scaler_hypot_ratio")
+    q = graph.node("Mul", [q, q], "scaler_hypot_square")
+    q = graph.node(
+        "Sqrt", [graph.node("Add", [q, one], "scaler_hypot_1p")], "scaler_hypot_sqrt"
+    )
+    hypot = graph.node("Mul", [larger, q], "scaler_hypot")
+    graph.node("Div", [z, hypot], "scaler_smooth_clip", output)
+
+
 def register():
     """Register skann's converters with skl2onnx.
 
@@ -534,7 +891,9 @@ def register():
     another library replaced a converter, for example) registers them anew.
     After it, :func:`skl2onnx.to_onnx` and :func:`skl2onnx.convert_sklearn`
     convert fitted :class:`~skann.ANNRegressor` and
-    :class:`~skann.ANNClassifier` estimators, alone or in pipelines.
+    :class:`~skann.ANNClassifier` estimators, retrieving ones included, and
+    :class:`~skann.preprocessing.RobustSmoothClipScaler`, alone or in
+    pipelines.
 
     The classifier takes the options skl2onnx gives ``MLPClassifier``:
     ``zipmap`` (True, the default: the probabilities as a list of
@@ -564,6 +923,9 @@ def register():
         _convert_classifier,
         parser=_parse_classifier,
         options=_CLASSIFIER_OPTIONS,
+    )
+    update_registered_converter(
+        RobustSmoothClipScaler, _SCALER_ALIAS, _scaler_shape, _convert_scaler
     )
 
 

@@ -6,13 +6,21 @@
 import doctest
 
 import numpy as np
+import onnx
 import pytest
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skann import ANNClassifier, ANNRegressor
+from skann import (
+    ANNClassifier,
+    ANNRegressor,
+    make_tabular_classifier,
+    make_tabular_regressor,
+)
 from skann._core.activations import ACTIVATIONS
+from skann._core.neighbors import nearest
+from skann.preprocessing import RobustSmoothClipScaler
 
 _REASON = "ONNX export needs the onnx extra: pip install 'skann[onnx]'"
 skl2onnx = pytest.importorskip("skl2onnx", reason=_REASON)
@@ -77,7 +85,8 @@ def _check_regressor(model, X_test, **kwargs):
     for dtype in (np.float32, np.float64):
         onx, (y,) = _convert_and_run(model, X_test, dtype, **kwargs)
         assert y.dtype == dtype
-        assert y.shape == (len(X_test), model.n_outputs_)
+        network = model[-1] if isinstance(model, Pipeline) else model
+        assert y.shape == (len(X_test), network.n_outputs_)
         _assert_close(y, model.predict(X_test.astype(dtype)), dtype)
     return onx
 
@@ -351,6 +360,251 @@ def test_pipeline(Estimator):
             _assert_close(proba, expected, dtype)
 
 
+# -- Retrieval -------------------------------------------------------------------
+
+# Nodes every retrieving model's graph has, by the role they play.
+RETRIEVAL_NODES = {
+    "retrieval_products",
+    "retrieval_distances",
+    "retrieval_snapped_distances",
+    "retrieval_topk",
+    "retrieval_neighbour_targets",
+    "retrieval_trust",
+    "retrieval_attention",
+    "retrieval_vote",
+    "retrieval_gate",
+    "retrieval_output",
+}
+
+N_REPEATED = 10
+
+
+def _retrieval_rows(seed=0, n_train=150):
+    """Training rows, some twice, and test rows: new, repeated and far beyond.
+
+    The training rows are float32 numbers, so that their float32 copies
+    repeat them exactly too. The first ``N_REPEATED`` rows are also the last
+    ones: a test row that repeats them ties at distance zero with two memory
+    rows. The test rows: new rows in the training range, copies of the first
+    40 training rows, and rows at ten times the training spread.
+    """
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(n_train, N_FEATURES)).astype(np.float32).astype(np.float64)
+    X = np.vstack([X, X[:N_REPEATED]])
+    X_test = np.vstack(
+        [
+            rng.normal(size=(100, N_FEATURES)),
+            X[:40],
+            10 * rng.normal(size=(60, N_FEATURES)),
+        ]
+    )
+    return X, X_test
+
+
+def _graph_neighbours(onx, X):
+    """The neighbours the graph finds for the rows ``X``: TopK's indices."""
+    model = onnx.ModelProto()
+    model.CopyFrom(onx)
+    (topk,) = [node for node in model.graph.node if node.op_type == "TopK"]
+    assert topk.name == "retrieval_topk"
+    model.graph.output.append(
+        onnx.helper.make_tensor_value_info(topk.output[1], onnx.TensorProto.INT64, None)
+    )
+    session = _session(model)
+    (index,) = session.run([topk.output[1]], {session.get_inputs()[0].name: X})
+    return index
+
+
+def _check_neighbours(model, X_test, **kwargs):
+    """The graph's neighbours are skann's, in skann's order, in float and double."""
+    k = model._fitted_spec["n_neighbors"]
+    for dtype in (np.float32, np.float64):
+        X = X_test.astype(dtype)
+        onx = skl2onnx.to_onnx(model, X[:1], **kwargs)
+        assert RETRIEVAL_NODES <= {node.name for node in onx.graph.node}
+        expected, d2 = nearest(X, model._memory["X"], k)
+        np.testing.assert_array_equal(_graph_neighbours(onx, X), expected)
+    return expected, d2
+
+
+@pytest.mark.parametrize("n_outputs", [1, 3])
+def test_retrieval_regressor(n_outputs):
+    X, X_test = _retrieval_rows()
+    model = ANNRegressor((8, 5), n_neighbors=5, max_iter=30, random_state=0)
+    model.fit(X, _regression_target(X, n_outputs))
+    onx = _check_regressor(model, X_test)
+    # Without target scaling or link, the head's sum is the graph's output.
+    assert onx.graph.node[-1].name == "retrieval_output"
+    index, d2 = _check_neighbours(model, X_test)
+    # Copies of the training rows find themselves at distance zero, and the
+    # rows stored twice find both copies, the lower index first.
+    copies = slice(100, 140)
+    np.testing.assert_array_equal(d2[copies, 0], 0.0)
+    np.testing.assert_array_equal(index[copies, 0], np.arange(40))
+    n_train = len(X) - N_REPEATED
+    twice = index[100 : 100 + N_REPEATED]
+    np.testing.assert_array_equal(twice[:, 1], n_train + np.arange(N_REPEATED))
+    np.testing.assert_array_equal(d2[100 : 100 + N_REPEATED, 1], 0.0)
+
+
+def test_retrieval_target_scaling():
+    X, X_test = _retrieval_rows()
+    Y = 100 * _regression_target(X, 2) + [50, -3000]
+    model = ANNRegressor(
+        (8,), n_neighbors=4, target_scaling="standard", max_iter=30, random_state=0
+    )
+    model.fit(X, Y)
+    onx = _check_regressor(model, X_test)
+    # The neighbours' targets are standardised: the scaling follows the head.
+    assert [node.name for node in onx.graph.node][-3:] == [
+        "retrieval_output",
+        "target_scale",
+        "target_mean",
+    ]
+
+
+def test_retrieval_poisson():
+    X, X_test = _retrieval_rows()
+    y = np.random.RandomState(1).poisson(np.exp(0.5 * X[:, 0] - 0.3 * X[:, 1]))
+    model = ANNRegressor(
+        (6,), activation="tanh", loss="poisson", n_neighbors=5, max_iter=30
+    )
+    model.set_params(random_state=0).fit(X, y)
+    assert model._fitted_spec["retrieval_link"] == "log"
+    onx = _check_regressor(model, X_test)
+    names = [node.name for node in onx.graph.node]
+    assert names[-2:] == ["retrieval_output", "layer1_exp"]
+    assert "retrieval_log_vote" in names
+
+
+@pytest.mark.parametrize("kind", ["binary", "multiclass", "multilabel"])
+def test_retrieval_classifier(kind):
+    X, X_test = _retrieval_rows()
+    y = _classification_targets(X)[kind]
+    model = ANNClassifier((8, 5), n_neighbors=6, max_iter=40, random_state=0)
+    model.fit(X, y)
+    link = "log" if kind == "multiclass" else "logit"
+    assert model._fitted_spec["retrieval_link"] == link
+    _check_classifier(model, X_test)
+    _check_neighbours(model, X_test, options={"zipmap": False})
+
+
+def test_retrieval_no_hidden_layer_and_sample_weight():
+    # Without hidden layers the gate reads the input rows. Rows of weight zero
+    # are not in the memory, and the others' log weights enter the attention.
+    X, X_test = _retrieval_rows()
+    weights = np.random.RandomState(2).uniform(0.2, 3.0, len(X))
+    weights[::7] = 0.0
+    regressor = ANNRegressor((), n_neighbors=5, max_iter=30, random_state=0)
+    regressor.fit(X, _regression_target(X, 2), sample_weight=weights)
+    assert len(regressor._memory["X"]) == np.count_nonzero(weights)
+    onx = _check_regressor(regressor, X_test)
+    assert "retrieval_neighbour_log_weights" in {node.name for node in onx.graph.node}
+    _check_neighbours(regressor, X_test)
+    classifier = ANNClassifier((), n_neighbors=5, max_iter=30, random_state=0)
+    y = _classification_targets(X)["multiclass"]
+    classifier.fit(X, y, sample_weight=weights)
+    _check_classifier(classifier, X_test)
+
+
+def test_retrieval_batch_norm():
+    X, X_test = _retrieval_rows()
+    model = ANNRegressor(
+        (8, 6), batch_norm=True, n_neighbors=5, batch_size=32, max_iter=15
+    )
+    model.set_params(random_state=0).fit(X, _regression_target(X))
+    _check_regressor(model, X_test)
+
+
+def test_retrieval_float32_model():
+    # Fitted on float32 rows, skann keeps a float32 memory and context: the
+    # double graph rounds the context to float32 as skann does. A float32
+    # graph searches in float32, as skann does; the two searches round
+    # differently, so the float32 graph is also compared with skann's double
+    # prediction of the same rows.
+    X, X_test = _retrieval_rows()
+    X = X.astype(np.float32)
+    model = ANNRegressor((8,), n_neighbors=5, max_iter=30, random_state=0)
+    model.fit(X, _regression_target(X))
+    assert model._memory["X"].dtype == np.float32
+    _check_regressor(model, X_test)
+    _, (y,) = _convert_and_run(model, X_test, np.float32)
+    expected = model.predict(X_test.astype(np.float32).astype(np.float64))
+    _assert_close(y, expected, np.float32)
+
+
+@pytest.mark.parametrize("opset", [11, 17])
+def test_retrieval_older_opsets(opset):
+    # Before opsets 13 and 18, Unsqueeze and the reductions take their axes as
+    # attributes; TopK takes largest=0 from opset 11.
+    X, X_test = _retrieval_rows()
+    model = ANNClassifier((6,), n_neighbors=4, max_iter=20, random_state=0)
+    model.fit(X, _classification_targets(X)["multilabel"])
+    for dtype in (np.float32, np.float64):
+        onx, (_, proba) = _convert_and_run(
+            model, X_test, dtype, options={"zipmap": False}, target_opset=opset
+        )
+        assert onx.opset_import[0].version == opset
+        _assert_close(proba, model.predict_proba(X_test.astype(dtype)), dtype)
+
+
+@pytest.mark.parametrize("Estimator", [ANNRegressor, ANNClassifier])
+def test_retrieval_pipeline(Estimator):
+    X, X_test = _retrieval_rows()
+    spread = np.array([0.01, 1.0, 50.0, 1000.0])
+    if Estimator is ANNRegressor:
+        y = _regression_target(X)
+    else:
+        y = _classification_targets(X)["multiclass"]
+    X, X_test = X * spread + 7, X_test * spread + 7
+    network = Estimator((6,), n_neighbors=4, max_iter=30, random_state=0)
+    pipeline = make_pipeline(StandardScaler(), network).fit(X, y)
+    options = {ANNClassifier: {"zipmap": False}} if Estimator is ANNClassifier else None
+    for dtype in (np.float32, np.float64):
+        _, outputs = _convert_and_run(pipeline, X_test, dtype, options=options)
+        if Estimator is ANNRegressor:
+            _assert_close(outputs[0], pipeline.predict(X_test.astype(dtype)), dtype)
+        else:
+            label, proba = outputs
+            _check_labels(label, pipeline, X_test.astype(dtype), dtype)
+            expected = pipeline.predict_proba(X_test.astype(dtype))
+            _assert_close(proba, expected, dtype)
+
+
+@pytest.mark.parametrize("clip", [3.0, None])
+def test_robust_smooth_clip_scaler(clip):
+    X, X_test = _rows()
+    X_test = np.vstack([X_test, [[1e30, -1e30, 0.0, 1.0]]])
+    scaler = RobustSmoothClipScaler(clip=clip).fit(X * [1, 10, 100, 0.1] + 3)
+    X_test = X_test * [1, 10, 100, 0.1] + 3
+    for dtype in (np.float32, np.float64):
+        _, (Z,) = _convert_and_run(scaler, X_test, dtype)
+        assert Z.dtype == dtype
+        _assert_close(Z, scaler.transform(X_test.astype(dtype)), dtype)
+    if clip is not None:
+        # Extreme inputs go to the bounds, not to zero or NaN.
+        np.testing.assert_allclose(Z[-1, :2], [clip, -clip])
+
+
+@pytest.mark.parametrize("make", [make_tabular_regressor, make_tabular_classifier])
+def test_tabular_recipe(make):
+    # The recipe: RobustSmoothClipScaler and a retrieving network.
+    X, X_test = _retrieval_rows()
+    X, X_test = X * [1, 10, 100, 0.1] + 3, X_test * [1, 10, 100, 0.1] + 3
+    if make is make_tabular_regressor:
+        recipe = make(max_iter=5, random_state=0).fit(X, _regression_target(X))
+        _check_regressor(recipe, X_test)
+        return
+    y = _classification_targets(X)["binary"]
+    recipe = make(max_iter=5, random_state=0).fit(X, y)
+    for dtype in (np.float32, np.float64):
+        _, (label, proba) = _convert_and_run(
+            recipe, X_test, dtype, options={ANNClassifier: {"zipmap": False}}
+        )
+        _check_labels(label, recipe, X_test.astype(dtype), dtype)
+        _assert_close(proba, recipe.predict_proba(X_test.astype(dtype)), dtype)
+
+
 def test_docstring_examples():
     # The doctest run of the package ignores skann/onnx.py, which needs the
     # extra to import.
@@ -394,3 +648,29 @@ def test_unfitted_model_is_refused():
     X, _ = _rows()
     with pytest.raises(NotFittedError):
         skl2onnx.to_onnx(ANNRegressor(), X[:1].astype(np.float32))
+
+
+def _retrieving_regressor():
+    X, _ = _retrieval_rows()
+    model = ANNRegressor((4,), n_neighbors=3, max_iter=5, random_state=0)
+    return model.fit(X, _regression_target(X)), X
+
+
+def test_retrieval_before_opset_11_is_refused():
+    model, X = _retrieving_regressor()
+    with pytest.raises(ValueError, match=r"n_neighbors=3.*TopK"):
+        skl2onnx.to_onnx(model, X[:1].astype(np.float32), target_opset=10)
+
+
+def test_retrieval_unknown_link_is_refused():
+    model, X = _retrieving_regressor()
+    model._fitted_spec["retrieval_link"] = "mystery"
+    with pytest.raises(NotImplementedError, match=r"mystery.*n_neighbors"):
+        skl2onnx.to_onnx(model, X[:1].astype(np.float32))
+
+
+def test_retrieval_without_memory_is_refused():
+    model, X = _retrieving_regressor()
+    model._memory = None
+    with pytest.raises(ValueError, match=r"n_neighbors=3.*memory"):
+        skl2onnx.to_onnx(model, X[:1].astype(np.float32))
