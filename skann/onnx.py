@@ -66,6 +66,7 @@ from skann._core.layers import _EPS as _LINK_OFFSET
 from skann._core.layers import BATCH_NORM_EPSILON
 from skann._core.neighbors import DISTANCE_OFFSET
 from skann._regressor import ANNRegressor
+from skann.model_selection import ValidationSearch
 from skann.preprocessing import RobustSmoothClipScaler
 
 __all__ = ["register"]
@@ -884,6 +885,28 @@ def _convert_scaler(scope, operator, container):
     graph.node("Div", [z, hypot], "scaler_smooth_clip", output)
 
 
+def _parse_validation_search(scope, model, inputs, custom_parsers=None):
+    # The fitted search predicts with its best candidate: convert that one.
+    from skl2onnx._parse import parse_sklearn
+
+    options = scope.get_options(model)
+    if options:
+        scope.add_options(id(model.best_estimator_), options)
+    return parse_sklearn(
+        scope, model.best_estimator_, inputs, custom_parsers=custom_parsers
+    )
+
+
+def _never_called(scope, operator, container):
+    # The search's parser hands its operators to the best candidate's
+    # converters; no operator of the search itself is ever made.
+    raise RuntimeError("ValidationSearch has no operator of its own")
+
+
+def _no_shape(operator):
+    raise RuntimeError("ValidationSearch has no operator of its own")
+
+
 def register():
     """Register skann's converters with skl2onnx.
 
@@ -893,7 +916,8 @@ def register():
     convert fitted :class:`~skann.ANNRegressor` and
     :class:`~skann.ANNClassifier` estimators, retrieving ones included, and
     :class:`~skann.preprocessing.RobustSmoothClipScaler`, alone or in
-    pipelines.
+    pipelines, and a fitted :class:`~skann.model_selection.ValidationSearch`
+    (the tabular recipes) as its best candidate.
 
     The classifier takes the options skl2onnx gives ``MLPClassifier``:
     ``zipmap`` (True, the default: the probabilities as a list of
@@ -926,6 +950,13 @@ def register():
     )
     update_registered_converter(
         RobustSmoothClipScaler, _SCALER_ALIAS, _scaler_shape, _convert_scaler
+    )
+    update_registered_converter(
+        ValidationSearch,
+        "SkannValidationSearch",
+        _no_shape,
+        _never_called,
+        parser=_parse_validation_search,
     )
 
 

@@ -85,7 +85,8 @@ def _check_regressor(model, X_test, **kwargs):
     for dtype in (np.float32, np.float64):
         onx, (y,) = _convert_and_run(model, X_test, dtype, **kwargs)
         assert y.dtype == dtype
-        network = model[-1] if isinstance(model, Pipeline) else model
+        network = getattr(model, "best_estimator_", model)
+        network = network[-1] if isinstance(network, Pipeline) else network
         assert y.shape == (len(X_test), network.n_outputs_)
         _assert_close(y, model.predict(X_test.astype(dtype)), dtype)
     return onx
@@ -588,7 +589,8 @@ def test_robust_smooth_clip_scaler(clip):
 
 @pytest.mark.parametrize("make", [make_tabular_regressor, make_tabular_classifier])
 def test_tabular_recipe(make):
-    # The recipe: RobustSmoothClipScaler and a retrieving network.
+    # The recipe: a search over RobustSmoothClipScaler and a retrieving
+    # network, which converts as its best candidate.
     X, X_test = _retrieval_rows()
     X, X_test = X * [1, 10, 100, 0.1] + 3, X_test * [1, 10, 100, 0.1] + 3
     if make is make_tabular_regressor:
