@@ -505,7 +505,9 @@ def _add_retrieval(graph, model, X, h, f, output=None):
     squares = graph.node("Mul", [Q, Q], "retrieval_query_squares")
     qq = graph.reduce("ReduceSum", squares, 1, "retrieval_query_norms")
     mm = graph.constant(
-        "retrieval_memory_norms", np.einsum("ij,ij->i", M, M), dtype=search
+        "retrieval_memory_norms",
+        np.einsum("ij,ij->i", M, M, dtype=search),
+        dtype=search,
     )
     # Gemm computes alpha A B^T + C: |q|^2 - 2 q m^T, then + |m|^2.
     cross = graph.node(

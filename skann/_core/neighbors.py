@@ -27,11 +27,14 @@ def nearest(Q, M, k, exclude=None, block_entries=BLOCK_ENTRIES):
     """
     n_query, n_memory = Q.shape[0], M.shape[0]
     k = min(k, n_memory - (exclude is not None))
-    qq = np.einsum("ij,ij->i", Q, Q)
-    mm = np.einsum("ij,ij->i", M, M)
+    # Squared norms in the distances' dtype: a float32 norm would leave
+    # float32 rounding in float64 distances.
+    dtype = np.result_type(Q.dtype, M.dtype)
+    qq = np.einsum("ij,ij->i", Q, Q, dtype=dtype)
+    mm = np.einsum("ij,ij->i", M, M, dtype=dtype)
     step = max(1, block_entries // max(n_memory, 1))
     index = np.empty((n_query, k), dtype=np.intp)
-    d2 = np.empty((n_query, k), dtype=Q.dtype)
+    d2 = np.empty((n_query, k), dtype=dtype)
     for start in range(0, n_query, step):
         stop = min(start + step, n_query)
         D = Q[start:stop] @ M.T
@@ -46,10 +49,15 @@ def nearest(Q, M, k, exclude=None, block_entries=BLOCK_ENTRIES):
             D[inside, own[inside]] = np.inf
         # The k smallest per row; ties at the k-th value by lowest index.
         kth = np.partition(D, k - 1, axis=1)[:, k - 1 : k]
-        below = D < kth
-        at = D == kth
-        room = k - below.sum(axis=1, keepdims=True)
-        chosen = below | (at & (np.cumsum(at, axis=1) <= room))
+        chosen = D <= kth
+        tied = np.flatnonzero(chosen.sum(axis=1) > k)
+        if tied.size:
+            # More than k rows at or below the k-th distance: keep those
+            # below it, then the lowest indices among those at it.
+            at = D[tied] == kth[tied]
+            below = chosen[tied] & ~at
+            room = k - below.sum(axis=1, keepdims=True)
+            chosen[tied] = below | (at & (np.cumsum(at, axis=1) <= room))
         columns = np.nonzero(chosen)[1].reshape(stop - start, k)
         distances = np.take_along_axis(D, columns, axis=1)
         order = np.argsort(distances, axis=1, kind="stable")
