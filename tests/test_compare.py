@@ -21,6 +21,7 @@ from skann import ANNRegressor
 from skann._core.training import DIVERGENCE_FACTOR
 from skann.compare import (
     ARTICLE_ROWS,
+    BEYOND,
     BLOWUP_LOSS_FACTOR,
     ESTIMATOR_SPECS,
     ESTIMATORS,
@@ -38,6 +39,7 @@ from skann.compare import (
     _report,
     format_report,
     main,
+    make_beyond,
     parse_rows,
     run_comparison,
     split_indices,
@@ -45,11 +47,9 @@ from skann.compare import (
 )
 from skann.compare._progress import FitProgressBar
 from skann.compare._protocol import (
-    BEYOND,
     QUICK_BOOSTING_ITER,
     QUICK_MAX_ITER,
     QUICK_TREES,
-    make_beyond,
 )
 from skann.datasets import _wine, fetch_wine_quality
 from skann.datasets._wine import WINE_QUALITY_FILES
