@@ -21,6 +21,7 @@ from skann import ANNRegressor
 from skann._core.training import DIVERGENCE_FACTOR
 from skann.compare import (
     ARTICLE_ROWS,
+    BEYOND,
     BLOWUP_LOSS_FACTOR,
     ESTIMATOR_SPECS,
     ESTIMATORS,
@@ -38,13 +39,19 @@ from skann.compare import (
     _report,
     format_report,
     main,
+    make_beyond,
     parse_rows,
     run_comparison,
     split_indices,
     write_report,
 )
 from skann.compare._progress import FitProgressBar
-from skann.datasets import _wine
+from skann.compare._protocol import (
+    QUICK_BOOSTING_ITER,
+    QUICK_MAX_ITER,
+    QUICK_TREES,
+)
+from skann.datasets import _wine, fetch_wine_quality
 from skann.datasets._wine import WINE_QUALITY_FILES
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -748,3 +755,111 @@ def test_run_again_command_keeps_dask_options(quick_red):
     assert f"run on Dask, the scheduler at {address} of 8 workers (32 threads)" in (
         report.replace("\n  ", " ")
     )
+
+
+@pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
+def test_quick_run_fits_the_models_beyond_the_table_on_the_same_splits(
+    wine_sample_data_home,
+):
+    result = run_comparison(
+        "red", rows="8", quick=True, data_home=wine_sample_data_home
+    )
+    (red,) = result.colors
+    assert list(red.beyond) == list(BEYOND)
+    for fits in red.beyond.values():
+        (fit,) = fits
+        assert fit.seed == 0 and fit.diverged is None and fit.seconds > 0
+        assert 0.4 < fit.rmse < 1.2
+    assert 1 <= red.beyond["recipe"][0].n_iter <= QUICK_MAX_ITER
+    assert red.beyond["RandomForestRegressor"][0].n_iter is None
+    # The table's test rows, and the rows given to fit, unscaled.
+    X, y = (
+        np.asarray(a, dtype=float)
+        for a in fetch_wine_quality(
+            "red", data_home=wine_sample_data_home, return_X_y=True
+        )
+    )
+    fit_rows, _, _, test_rows = split_indices(len(y), X.shape[1], (10,), 0)
+    knn = make_beyond("KNeighborsRegressor", seed=0).fit(X[fit_rows], y[fit_rows])
+    error = knn.predict(X[test_rows]) - y[test_rows]
+    assert red.beyond["KNeighborsRegressor"][0].rmse == pytest.approx(
+        np.sqrt(np.mean(error**2)), rel=1e-12
+    )
+    assert red.beyond_seconds > 0
+
+
+@pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
+def test_beyond_section_in_the_report_and_on_the_terminal(
+    wine_sample_data_home, monkeypatch
+):
+    monkeypatch.setenv("SKANN_DATA_HOME", str(wine_sample_data_home))
+    result = run_comparison("red", rows="8", quick=True)
+    (red,) = result.colors
+    report, narrow = format_report(result), format_report(result, details=False)
+    for text in (report, narrow):
+        assert "## Beyond the article's table" in text
+        assert "### Red wine, beyond the table" in text
+        assert "- Lowest mean test RMSE: " in text
+        assert "beyond the table " in text.split("Total time:")[1]
+    assert "| model | settings | test RMSE | MAE | R² | epochs | s per fit |" in report
+    assert "| model | test RMSE | s per fit |" in narrow
+    ours = red.rows[0].fits["skann"][0]
+    assert f"| skann, row 8 | {ours.rmse:.3f} | {ours.seconds:.2f} |" in narrow
+    forest = red.beyond["RandomForestRegressor"][0]
+    assert (
+        f"| RandomForestRegressor | {QUICK_TREES} trees | {forest.rmse:.3f} | "
+        f"{forest.mae:.3f} | {forest.r2:.3f} | - | {forest.seconds:.2f} |"
+    ) in report
+    assert f"| predicting the mean | {red.mean_rmse:.3f} | - |" in narrow
+    # The method names what a quick run changes.
+    assert "- **recipe**: `make_tabular_regressor()`" in report
+    assert f"at most {QUICK_MAX_ITER} epochs." in report
+
+
+def test_beyond_table_takes_each_estimators_best_row_without_divergence(
+    made_up_result,
+):
+    """A row where a seed diverged does not compete, however low its others."""
+    white = made_up_result.colors[1]
+    row3 = white.rows[0]
+    row3.fits["skann"][1].rmse = 0.60
+
+    def fits(name, rmses):
+        return [
+            FitResult(name, seed, 1.0, rmse=rmse, mae=0.4, r2=0.5)
+            for seed, rmse in enumerate(rmses)
+        ]
+
+    white.beyond = {
+        "recipe": fits("recipe", [0.70, 0.72]),
+        "RandomForestRegressor": fits("RandomForestRegressor", [0.62, 0.60]),
+        "HistGradientBoostingRegressor": fits("HGB", [0.66, 0.64]),
+        "KNeighborsRegressor": fits("KNeighborsRegressor", [0.71, 0.73]),
+    }
+    report = format_report(made_up_result, details=False)
+    section = report[report.index("### White wine, beyond the table") :]
+    assert "| skann, row 8 | 0.750 ± 0.010 | 0.10 |" in section
+    assert "| MLPRegressor, row 8 |" in section and "row 3" not in section
+    assert "| RandomForestRegressor | 0.610 ± 0.010 | 1.00 |" in section
+    assert (
+        "- Lowest mean test RMSE: RandomForestRegressor (0.610); the recipe: "
+        "0.710; the table's best network: skann, row 8 (0.750); the better tree "
+        "ensemble: RandomForestRegressor (0.610)."
+    ) in section
+    # The red colour fitted nothing beyond the table: no section.
+    assert "### Red wine, beyond the table" not in report
+
+
+def test_models_beyond_the_table_take_a_smaller_budget_in_a_quick_run():
+    forest = make_beyond("RandomForestRegressor", seed=2)
+    assert forest.n_estimators == 300 and forest.random_state == 2
+    assert make_beyond("RandomForestRegressor", seed=2, quick=True).n_estimators == (
+        QUICK_TREES
+    )
+    assert make_beyond("HistGradientBoostingRegressor", seed=0).max_iter == 100
+    boosting = make_beyond("HistGradientBoostingRegressor", seed=0, quick=True)
+    assert boosting.max_iter == QUICK_BOOSTING_ITER
+    recipe = make_beyond("recipe", seed=1)
+    assert recipe[-1].n_neighbors == 16 and recipe[-1].max_iter == 300
+    assert make_beyond("recipe", seed=1, quick=True)[-1].max_iter == QUICK_MAX_ITER
+    assert recipe[-1].random_state == 1

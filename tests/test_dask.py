@@ -13,6 +13,7 @@ from sklearn.base import clone
 from skann import ANNRegressor
 from skann.compare import (
     ARTICLE_ROWS,
+    BEYOND,
     ESTIMATORS,
     PARITY_PAIR,
     main,
@@ -98,9 +99,9 @@ def test_run_comparison_on_a_scheduler_matches_the_local_run(
         "of 2 workers (2 threads)."
     ) in err
     # The bar counts the grid's fits, which ran on the workers, to the end:
-    # 2 row fits, then 5 folds and a refit per estimator.
-    # One row, seed and fit per estimator, then five folds and a refit each.
-    n_fits = 7 * len(ESTIMATORS)
+    # one row, seed and fit per estimator, one fit per model beyond the
+    # table, then five folds and a refit per estimator.
+    n_fits = 7 * len(ESTIMATORS) + len(BEYOND)
     assert err.count(f"[red] {n_fits}/{n_fits} fits (100%)") == 1
     assert "[Parallel(" not in err
 

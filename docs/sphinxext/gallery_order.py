@@ -10,6 +10,7 @@ ORDER = (
     "plot_activations_wine.py",
     "plot_batch_norm_sigmoid.py",
     "plot_unstable_rows_rescued.py",
+    "plot_retrieval_wine.py",
     "plot_solvers.py",
     "plot_mlp_parity.py",
     "plot_classification_proba.py",

@@ -13,6 +13,8 @@ from skann.compare._article import ARTICLE_ROWS, COLORS, Row, parse_rows
 from skann.compare._cli import main
 from skann.compare._output import prepare_out_dir, write_report
 from skann.compare._protocol import (
+    BEYOND,
+    BEYOND_SPECS,
     BLOWUP_LOSS_FACTOR,
     BLOWUP_RMSE_FACTOR,
     DEFAULT_SEEDS,
@@ -25,7 +27,9 @@ from skann.compare._protocol import (
     QUICK_ROWS,
     TEST_FRACTION,
     VALIDATION_FRACTION,
+    BeyondSpec,
     EstimatorSpec,
+    make_beyond,
     make_estimator,
     split_indices,
 )
@@ -41,6 +45,8 @@ from skann.compare._run import run_comparison
 
 __all__ = [
     "ARTICLE_ROWS",
+    "BEYOND",
+    "BEYOND_SPECS",
     "BLOWUP_LOSS_FACTOR",
     "BLOWUP_RMSE_FACTOR",
     "COLORS",
@@ -54,6 +60,7 @@ __all__ = [
     "QUICK_ROWS",
     "TEST_FRACTION",
     "VALIDATION_FRACTION",
+    "BeyondSpec",
     "ColorResult",
     "ComparisonResult",
     "EstimatorSpec",
@@ -63,6 +70,7 @@ __all__ = [
     "RowResult",
     "format_report",
     "main",
+    "make_beyond",
     "make_estimator",
     "parse_rows",
     "prepare_out_dir",

@@ -81,6 +81,10 @@ class ColorResult:
     # The test RMSE of predicting the mean target of the rows given to fit,
     # averaged over the seeds: the level of a network that learnt nothing.
     mean_rmse: float | None = None
+    # The models beyond the table on the same splits: name -> a FitResult per
+    # seed. None when the run fitted none.
+    beyond: dict | None = None
+    beyond_seconds: float = 0.0
 
 
 @dataclass

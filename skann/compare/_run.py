@@ -21,6 +21,7 @@ from skann.compare._dask import dask_backend
 from skann.compare._grid import grid_search
 from skann.compare._progress import FitProgressBar, NullFitProgressBar
 from skann.compare._protocol import (
+    BEYOND,
     DEFAULT_SEEDS,
     ESTIMATORS,
     MAX_ITER,
@@ -29,6 +30,7 @@ from skann.compare._protocol import (
     QUICK_ROWS,
     describe_error,
     divergence,
+    make_beyond,
     make_estimator,
     reference_loss,
     split_indices,
@@ -97,6 +99,63 @@ def _fit_one(name, row, X, y, seed, max_iter=MAX_ITER):
     return result
 
 
+def _fit_beyond(name, X, y, seed, quick):
+    """Fit model ``name`` beyond the table on seed ``seed``'s 85%; score it.
+
+    It gets all the rows ``fit`` gets in the table, unscaled (each model
+    scales as it says, inside its pipeline), and is scored on the same test
+    rows.
+
+    Returns
+    -------
+    result : FitResult
+    """
+    fit_rows, _, _, test_rows = split_indices(len(y), X.shape[1], (1,), seed)
+    model = make_beyond(name, seed=seed, quick=quick)
+    with warnings.catch_warnings():
+        # The recipe's quick budget ends before early stopping does.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        start = time.perf_counter()
+        try:
+            model.fit(X[fit_rows], y[fit_rows])
+        except ValueError as exc:
+            seconds = time.perf_counter() - start
+            epoch = getattr(exc, "epoch", None)
+            return FitResult(
+                name, seed, seconds, diverged=describe_error(exc), epoch=epoch
+            )
+        seconds = time.perf_counter() - start
+    y_pred, y_test = model.predict(X[test_rows]), y[test_rows]
+    # The network's epochs, the boosting's iterations; None for the others.
+    n_iter = getattr(model[-1] if hasattr(model, "steps") else model, "n_iter_", None)
+    result = FitResult(name, seed, seconds, n_iter=n_iter)
+    if not np.all(np.isfinite(y_pred)):
+        result.diverged = "non-finite predictions"
+        return result
+    result.rmse = root_mean_squared_error(y_test, y_pred)
+    result.mae = mean_absolute_error(y_test, y_pred)
+    result.r2 = r2_score(y_test, y_pred)
+    return result
+
+
+def _run_beyond(X, y, seeds, quick, progress):
+    """Fit every model beyond the table on every seed's split."""
+    fits = {name: [] for name in BEYOND}
+    for seed in seeds:
+        for name in BEYOND:
+            fit = _fit_beyond(name, X, y, seed, quick)
+            fits[name].append(fit)
+            outcome = (
+                f"diverged ({fit.diverged})"
+                if fit.diverged
+                else f"test RMSE {fit.rmse:.3f}"
+            )
+            progress.advance(
+                f"beyond the table, seed {seed}, {name}: {fit.seconds:.2f} s, {outcome}"
+            )
+    return fits
+
+
 def _mean_rmse(y, seeds):
     """Test RMSE of predicting the mean of the fit rows, averaged over seeds."""
     values = []
@@ -151,8 +210,9 @@ def _run_grids(color, X, y, numbers, max_iter, n_jobs, progress):
 
 
 def _n_fits(numbers, seeds, grid):
-    """Fits of one colour: rows x seeds x estimators, then each grid's and refit."""
-    n_fits = len(numbers) * len(seeds) * len(ESTIMATORS)
+    """Fits of one colour: rows x seeds x estimators, the models beyond the
+    table on every seed, then each grid's and refit."""
+    n_fits = len(numbers) * len(seeds) * len(ESTIMATORS) + len(seeds) * len(BEYOND)
     if grid:
         n_fits += len(ESTIMATORS) * (len(numbers) * N_FOLDS + 1)
     return n_fits
@@ -166,7 +226,9 @@ def _plan(numbers, seeds, grid):
     """What a colour's fits are, for the first line of its progress."""
     plan = (
         f"{_count(len(numbers), 'row')} x {_count(len(seeds), 'seed')} "
-        f"x {_count(len(ESTIMATORS), 'estimator')}"
+        f"x {_count(len(ESTIMATORS), 'estimator')}, "
+        f"{_count(len(BEYOND), 'model')} beyond the table x "
+        f"{_count(len(seeds), 'seed')}"
     )
     if grid:
         plan += (
@@ -192,6 +254,11 @@ def run_comparison(
 ):
     """Fit the articles' table with ANNRegressor and MLPRegressor side by side.
 
+    On the same splits it also fits the tabular recipe
+    (:func:`skann.make_tabular_regressor`), a random forest, gradient-boosted
+    trees and a nearest-neighbours regressor, to show how far a network gets
+    on this data and where the usual tabular models are.
+
     Parameters
     ----------
     color : {'red', 'white', 'both'}, default='red'
@@ -215,7 +282,9 @@ def run_comparison(
         run one at a time.
 
     quick : bool, default=False
-        A short run: fewer rows, one seed and an epoch budget of 30.
+        A short run: fewer rows, one seed and an epoch budget of 30; the
+        models beyond the table get smaller budgets too (50 trees, 30
+        boosting iterations, 30 epochs of the recipe).
 
     max_iter : int, default=None
         Epoch budget of every fit. None means 200, or 30 with ``quick=True``.
@@ -239,7 +308,8 @@ def run_comparison(
     -------
     result : ComparisonResult
         Per colour, row, estimator and seed: test RMSE, MAE and R², epochs,
-        fit seconds, loss curves and any divergence; plus the grid searches.
+        fit seconds, loss curves and any divergence; the models beyond the
+        table per seed; plus the grid searches.
     """
     if color not in (*COLORS, "both"):
         raise ValueError(f"color must be 'red', 'white' or 'both', got {color!r}.")
@@ -304,6 +374,9 @@ def run_comparison(
                 rows_seconds=time.perf_counter() - rows_start,
                 mean_rmse=_mean_rmse(y, seeds),
             )
+            beyond_start = time.perf_counter()
+            result.beyond = _run_beyond(X, y, seeds, quick, progress)
+            result.beyond_seconds = time.perf_counter() - beyond_start
             if grid:
                 grid_start = time.perf_counter()
                 result.grid = _run_grids(
