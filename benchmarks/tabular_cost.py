@@ -59,9 +59,13 @@ def measure(name, X_train, X_test, y_train, y_test):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fit_wall, fit_cpu = _timed(lambda: model.fit(X_train, y_train))
-    if hasattr(model, "steps"):
-        n_iter = model[-1].n_iter_
-        epochs, epoch = f"{n_iter}", f"{1000 * fit_cpu / n_iter:.1f}"
+    kept = getattr(model, "best_estimator_", model)
+    if hasattr(kept, "steps"):
+        # A search fits one network per candidate: count them all.
+        n_fits = len(getattr(model, "validation_scores_", [None]))
+        n_iter = kept[-1].n_iter_
+        epochs = f"{n_iter}" + (f" (best of {n_fits} fits)" if n_fits > 1 else "")
+        epoch = "-" if n_fits > 1 else f"{1000 * fit_cpu / n_iter:.1f}"
     else:
         epochs = epoch = "-"
     predict_wall, predict_cpu = _timed(lambda: model.predict(X_test), repeat=5)

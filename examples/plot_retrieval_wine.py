@@ -158,7 +158,10 @@ fig.tight_layout()
 # output, mapped back to quality points, is the pipeline's prediction.
 from scipy.special import expit, softmax
 
-scaler, network = models["recipe"][:-1], models["recipe"][-1]
+# The recipe chose its alpha on validation rows; the kept pipeline is its
+# best_estimator_.
+kept = models["recipe"].best_estimator_
+scaler, network = kept[:-1], kept[-1]
 X_scaled = scaler.transform(X_test)
 k, p = network.n_neighbors, X_scaled.shape[1]
 C = network._with_context(X_scaled)[:, p:]

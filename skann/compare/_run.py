@@ -127,6 +127,7 @@ def _fit_beyond(name, X, y, seed, quick):
         seconds = time.perf_counter() - start
     y_pred, y_test = model.predict(X[test_rows]), y[test_rows]
     # The network's epochs, the boosting's iterations; None for the others.
+    model = getattr(model, "best_estimator_", model)
     n_iter = getattr(model[-1] if hasattr(model, "steps") else model, "n_iter_", None)
     result = FitResult(name, seed, seconds, n_iter=n_iter)
     if not np.all(np.isfinite(y_pred)):
