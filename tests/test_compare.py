@@ -859,7 +859,8 @@ def test_models_beyond_the_table_take_a_smaller_budget_in_a_quick_run():
     assert make_beyond("HistGradientBoostingRegressor", seed=0).max_iter == 100
     boosting = make_beyond("HistGradientBoostingRegressor", seed=0, quick=True)
     assert boosting.max_iter == QUICK_BOOSTING_ITER
-    recipe = make_beyond("recipe", seed=1)
+    recipe = make_beyond("recipe", seed=1).estimator
     assert recipe[-1].n_neighbors == 16 and recipe[-1].max_iter == 300
-    assert make_beyond("recipe", seed=1, quick=True)[-1].max_iter == QUICK_MAX_ITER
+    quick = make_beyond("recipe", seed=1, quick=True).estimator
+    assert quick[-1].max_iter == QUICK_MAX_ITER
     assert recipe[-1].random_state == 1
