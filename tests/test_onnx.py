@@ -608,8 +608,8 @@ def test_tabular_recipe(make):
 
 
 def test_docstring_examples():
-    # The doctest run of the package ignores skann/onnx.py, which needs the
-    # extra to import.
+    # The doctest run of the package ignores skann/onnx/, which needs the
+    # extra to import; the examples are in skann.onnx's public module.
     flags = doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
     failed, attempted = doctest.testmod(skann_onnx, optionflags=flags)
     assert attempted > 0 and failed == 0
