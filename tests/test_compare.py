@@ -36,7 +36,7 @@ from skann.compare import (
     _cli,
     _output,
     _plots,
-    _report,
+    _report_grid,
     format_report,
     main,
     make_beyond,
@@ -437,7 +437,7 @@ def test_grid_cell_of_a_partly_diverged_candidate():
     grid = GridResult(
         "MLPRegressor", [1], [np.nan], [1], [0.7184], 1, np.nan, None, None, 1, 1
     )
-    assert _report._cv_cell(grid, 0) == (
+    assert _report_grid._cv_cell(grid, 0) == (
         f"**diverged** in 1/{N_FOLDS} folds; 0.718 on the others"
     )
 

@@ -6,8 +6,9 @@
 # One job per module: _article (the table), _results (what a run returns),
 # _protocol (estimators, settings, split, divergence rule), _run and _grid (the
 # fits), _dask (the grid searches on a Dask cluster), _progress (the bar on
-# standard error), _report (markdown), _plots (matplotlib), _output (files)
-# and _cli (the skann command). This module only gathers the public names.
+# standard error), _report and its _report_* sections (markdown), _plots
+# (matplotlib), _output (files) and _cli (the skann command). This module only
+# gathers the public names.
 
 from skann.compare._article import ARTICLE_ROWS, COLORS, Row, parse_rows
 from skann.compare._cli import main

@@ -41,25 +41,8 @@ def _address(text):
     return text
 
 
-def _parser():
-    """The ``skann`` parser and its ``compare`` subparser."""
-    parser = argparse.ArgumentParser(
-        prog="skann", description="skann: neural-network estimators for scikit-learn."
-    )
-    parser.add_argument(
-        "--version", action="version", version=f"%(prog)s {skann.__version__}"
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-    compare = commands.add_parser(
-        "compare",
-        help="reproduce the articles' wine-quality table beside MLPRegressor",
-        description=(
-            "Fit each row of the articles' wine-quality table with skann's "
-            "ANNRegressor and scikit-learn's MLPRegressor on the same 70/15/15 "
-            "split and print their test RMSEs as a markdown table; --out also "
-            "writes report.md, with every column, and the plots."
-        ),
-    )
+def _add_what_to_fit(compare):
+    """The options choosing the data, the rows, the seeds and the grid search."""
     compare.add_argument(
         "--color",
         choices=["red", "white", "both"],
@@ -90,6 +73,10 @@ def _parser():
         "workers of its LocalCluster (default: one per core); with --scheduler, "
         "at most this many fits at once (default: the cluster's threads)",
     )
+
+
+def _add_where_to_fit(compare):
+    """The options that send the grid searches to a Dask cluster."""
     dask = compare.add_mutually_exclusive_group()
     dask.add_argument(
         "--dask",
@@ -104,6 +91,10 @@ def _parser():
         help="run the grid searches on the Dask cluster of this scheduler, "
         "e.g. tcp://10.0.0.5:8786 (needs --grid and pip install 'skann[dask]')",
     )
+
+
+def _add_how_to_run(compare):
+    """The options of the output, the budget, the progress bar and the data files."""
     compare.add_argument(
         "--out",
         help="directory for report.md and the plots, checked before the first fit",
@@ -129,6 +120,30 @@ def _parser():
         help="directory of the wine-quality files (default: $SKANN_DATA_HOME, "
         "else ~/skann_data); downloaded there if missing",
     )
+
+
+def _parser():
+    """The ``skann`` parser and its ``compare`` subparser."""
+    parser = argparse.ArgumentParser(
+        prog="skann", description="skann: neural-network estimators for scikit-learn."
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {skann.__version__}"
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    compare = commands.add_parser(
+        "compare",
+        help="reproduce the articles' wine-quality table beside MLPRegressor",
+        description=(
+            "Fit each row of the articles' wine-quality table with skann's "
+            "ANNRegressor and scikit-learn's MLPRegressor on the same 70/15/15 "
+            "split and print their test RMSEs as a markdown table; --out also "
+            "writes report.md, with every column, and the plots."
+        ),
+    )
+    _add_what_to_fit(compare)
+    _add_where_to_fit(compare)
+    _add_how_to_run(compare)
     return parser, compare
 
 

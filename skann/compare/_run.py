@@ -7,6 +7,7 @@ import math
 import time
 import warnings
 from contextlib import ExitStack
+from dataclasses import dataclass
 
 import numpy as np
 import sklearn
@@ -240,6 +241,85 @@ def _plan(numbers, seeds, grid):
     return plan
 
 
+@dataclass(frozen=True)
+class _Settings:
+    """What each colour's run fits: the settings :func:`run_comparison` chose."""
+
+    numbers: tuple
+    seeds: tuple
+    max_iter: int
+    quick: bool
+    grid: bool
+    grid_jobs: int | None
+
+
+def _check_arguments(color, grid, dask):
+    """Raise ValueError for a colour or a ``dask`` that cannot be run."""
+    if color not in (*COLORS, "both"):
+        raise ValueError(f"color must be 'red', 'white' or 'both', got {color!r}.")
+    if dask and not grid:
+        raise ValueError("dask runs the grid searches: set grid=True too.")
+    if not (dask is None or isinstance(dask, bool | str)):
+        raise ValueError(
+            f"dask must be True, False, None or a scheduler address, got {dask!r}."
+        )
+
+
+def _start_dask(stack, dask, n_jobs, progress):
+    """Enter the Dask backend on ``stack``; say where the grid searches run.
+
+    Returns the backend's :class:`DaskInfo` and the ``n_jobs`` of the grid
+    searches.
+    """
+    # Before the first fit, so that a cluster that cannot be had fails
+    # before minutes of training.
+    dask_info = stack.enter_context(
+        dask_backend(
+            scheduler=None if dask is True else dask,
+            n_workers=n_jobs if dask is True else None,
+        )
+    )
+    grid_jobs = -1 if dask is True else (n_jobs or -1)
+    message = f"Grid searches on Dask: {dask_info.describe()}."
+    if dask_info.blas_limited:
+        message += (
+            f" BLAS held to one thread on {dask_info.blas_limited} of them for the run."
+        )
+    progress.message(message)
+    return dask_info, grid_jobs
+
+
+def _run_color(color, X, y, settings, progress):
+    """The rows, the models beyond the table and the grid searches of a colour.
+
+    Returns
+    -------
+    result : ColorResult
+    """
+    numbers, seeds, grid = settings.numbers, settings.seeds, settings.grid
+    progress.start(color, _n_fits(numbers, seeds, grid), _plan(numbers, seeds, grid))
+    rows_start = time.perf_counter()
+    result = ColorResult(
+        color=color,
+        n_samples=len(y),
+        target_std=float(np.std(y)),
+        rows=_run_rows(X, y, numbers, seeds, settings.max_iter, progress),
+        rows_seconds=time.perf_counter() - rows_start,
+        mean_rmse=_mean_rmse(y, seeds),
+    )
+    beyond_start = time.perf_counter()
+    result.beyond = _run_beyond(X, y, seeds, settings.quick, progress)
+    result.beyond_seconds = time.perf_counter() - beyond_start
+    if grid:
+        grid_start = time.perf_counter()
+        result.grid = _run_grids(
+            color, X, y, numbers, settings.max_iter, settings.grid_jobs, progress
+        )
+        result.grid_seconds = time.perf_counter() - grid_start
+    progress.finish()
+    return result
+
+
 def run_comparison(
     color="red",
     *,
@@ -312,14 +392,7 @@ def run_comparison(
         fit seconds, loss curves and any divergence; the models beyond the
         table per seed; plus the grid searches.
     """
-    if color not in (*COLORS, "both"):
-        raise ValueError(f"color must be 'red', 'white' or 'both', got {color!r}.")
-    if dask and not grid:
-        raise ValueError("dask runs the grid searches: set grid=True too.")
-    if not (dask is None or isinstance(dask, bool | str)):
-        raise ValueError(
-            f"dask must be True, False, None or a scheduler address, got {dask!r}."
-        )
+    _check_arguments(color, grid, dask)
     colors = list(COLORS) if color == "both" else [color]
     numbers = parse_rows(
         rows
@@ -346,46 +419,11 @@ def run_comparison(
         stack.callback(progress.finish)
         dask_info, grid_jobs = None, n_jobs
         if dask:
-            # Before the first fit, so that a cluster that cannot be had fails
-            # before minutes of training.
-            dask_info = stack.enter_context(
-                dask_backend(
-                    scheduler=None if dask is True else dask,
-                    n_workers=n_jobs if dask is True else None,
-                )
-            )
-            grid_jobs = -1 if dask is True else (n_jobs or -1)
-            message = f"Grid searches on Dask: {dask_info.describe()}."
-            if dask_info.blas_limited:
-                message += (
-                    f" BLAS held to one thread on {dask_info.blas_limited} of "
-                    "them for the run."
-                )
-            progress.message(message)
+            dask_info, grid_jobs = _start_dask(stack, dask, n_jobs, progress)
+        settings = _Settings(numbers, seeds, max_iter, quick, grid, grid_jobs)
         for c in colors:
             X, y = (np.asarray(a, dtype=np.float64) for a in data[c])
-            n_fits = _n_fits(numbers, seeds, grid)
-            progress.start(c, n_fits, _plan(numbers, seeds, grid))
-            rows_start = time.perf_counter()
-            result = ColorResult(
-                color=c,
-                n_samples=len(y),
-                target_std=float(np.std(y)),
-                rows=_run_rows(X, y, numbers, seeds, max_iter, progress),
-                rows_seconds=time.perf_counter() - rows_start,
-                mean_rmse=_mean_rmse(y, seeds),
-            )
-            beyond_start = time.perf_counter()
-            result.beyond = _run_beyond(X, y, seeds, quick, progress)
-            result.beyond_seconds = time.perf_counter() - beyond_start
-            if grid:
-                grid_start = time.perf_counter()
-                result.grid = _run_grids(
-                    c, X, y, numbers, max_iter, grid_jobs, progress
-                )
-                result.grid_seconds = time.perf_counter() - grid_start
-            progress.finish()
-            color_results.append(result)
+            color_results.append(_run_color(c, X, y, settings, progress))
 
     return ComparisonResult(
         colors=color_results,
