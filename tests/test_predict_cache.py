@@ -134,6 +134,25 @@ def test_predictions_are_those_of_a_freshly_built_network(name, fit_dtype):
                 _assert_same(getattr(model, method)(X_in), expected)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_matrix_products_are_those_of_np_dot(dtype):
+    """Prediction's np.matmul gives np.dot's bits: the same GEMM, called alike."""
+    X, y = _data(n_features=20)
+    model = ANNRegressor(hidden_layer_sizes=(64, 32), max_iter=5, random_state=0)
+    model.fit(X.astype(dtype), y)
+    for n in (2, 37, 1000):
+        X_test = np.random.RandomState(n).randn(n, 20).astype(dtype)
+        A = X_test
+        for k, (W, b) in enumerate(zip(model.coefs_, model.intercepts_, strict=True)):
+            out = np.empty((n, W.shape[1]), dtype)
+            np.dot(A, W, out=out)
+            np.add(out, b, out=out)
+            if k < len(model.coefs_) - 1:
+                np.maximum(out, 0, out=out)
+            A = out
+        _assert_same(model.predict(X_test), A.ravel())
+
+
 def test_predictions_in_several_chunks(monkeypatch):
     """Kept plans give the chunked output too, the last chunk shorter."""
     X, y = _data()
