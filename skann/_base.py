@@ -45,6 +45,11 @@ def _is_stochastic(estimator):
     return estimator._is_stochastic()
 
 
+# The input dtypes prediction takes as they are (validate_data converts any
+# other to float64), in the machine's byte order.
+_AS_IS_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
+
+
 class BaseANN(
     TrainingMixin,
     FittedNetworkMixin,
@@ -401,29 +406,72 @@ class BaseANN(
 
     def _raw_predict(self, X):
         """Raw network output of shape (n_samples, n_outputs) for validated X."""
-        network = Network(self._spec_of_fitted())
-        dtype = np.result_type(X.dtype, self.coefs_[0].dtype)
-        theta, state = self._fitted_vectors(network, dtype)
-        return self._predict_raw_chunks(network, theta, state, X)
+        network = self._prediction_network()
+        if not getattr(self, "_fitted_spec", {}).get("n_neighbors"):
+            return network.predict(X)
+        # A retrieving network's input is the features and their context.
+        return self._predict_with_context(network.predict, X)
 
-    def _validated_raw(self, X):
+    def _validated_input(self, X):
+        """``X`` checked and converted as ``validate_data`` does at prediction.
+
+        A fitted model's usual input, a NumPy array of float64 or float32 of
+        shape (n_samples, n_features_in_) with finite values, for a model
+        fitted without feature names, passes every check of
+        ``check_is_fitted`` and ``validate_data``, which returns it
+        unchanged: it is returned at once, for a small part of their time.
+        Anything else goes through both, which raise and warn as they always
+        have.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+
+        Returns
+        -------
+        X : {ndarray, sparse matrix} of shape (n_samples, n_features)
+            The input as the network takes it, float64 or float32.
+        """
+        attributes = self.__dict__
+        if (
+            type(X) is np.ndarray
+            and X.ndim == 2
+            and X.dtype in _AS_IS_DTYPES
+            and X.shape[0] > 0
+            and X.shape[1] == attributes.get("n_features_in_")
+            and "coefs_" in attributes
+            and "feature_names_in_" not in attributes
+        ):
+            # The check validate_data makes first: a finite sum means finite
+            # values; one that is not goes the long way to the exact error.
+            with np.errstate(over="ignore", invalid="ignore"):
+                if np.isfinite(np.add.reduce(X, axis=None)):
+                    return X
         check_is_fitted(self)
-        X = validate_data(
+        return validate_data(
             self,
             X,
             accept_sparse=["csr", "csc"],
             dtype=(np.float64, np.float32),
             reset=False,
         )
+
+    def _validated_raw(self, X):
+        X = self._validated_input(X)
         with np.errstate(over="ignore", invalid="ignore"):
             raw = self._raw_predict(X)
-        n_bad = np.count_nonzero(~np.isfinite(raw).all(axis=1))
-        if n_bad:
-            raise ValueError(
-                f"The network's output is not finite for {n_bad} of {raw.shape[0]} "
-                "samples: their features are so large that the hidden activations "
-                "overflowed. Scale the inputs, for example with StandardScaler."
-            )
+            # A finite sum means finite values; count the rows only if not.
+            finite = np.isfinite(np.add.reduce(raw, axis=None))
+        if not finite:
+            n_bad = np.count_nonzero(~np.isfinite(raw).all(axis=1))
+            if n_bad:
+                raise ValueError(
+                    f"The network's output is not finite for {n_bad} of "
+                    f"{raw.shape[0]} samples: their features are so large that the "
+                    "hidden activations overflowed. Scale the inputs, for example "
+                    "with StandardScaler."
+                )
         return raw
 
     def predict(self, X):

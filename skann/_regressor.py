@@ -630,6 +630,8 @@ class ANNRegressor(RegressorMixin, BaseANN):
         """
         with np.errstate(over="ignore"):
             y = super().predict(X)
+        if np.isfinite(y).all():
+            return y
         n_bad = np.count_nonzero(~np.isfinite(y.reshape(len(y), -1)).all(axis=1))
         if n_bad:
             raise ValueError(

@@ -100,14 +100,16 @@ class RetrievalMixin:
         scales = trust.std(axis=0)
         arrays["retrieval_trust_scales"][0][...] = np.where(scales > 0, scales, 1.0)
 
-    def _predict_raw_chunks(self, network, theta, state, X):
-        """Raw output for validated ``X``, with context rows built chunk by chunk."""
-        if network.retrieval is None:
-            return network.predict(theta, state, X)
+    def _predict_with_context(self, predict, X):
+        """``predict`` of validated ``X`` with context rows built chunk by chunk.
+
+        ``predict`` maps the network's input (features, then context) to its
+        raw output; the chunks bound the memory of the context and search.
+        """
         if sp.issparse(X):
             X = X.toarray()
-        raw = np.empty((X.shape[0], network.spec.layer_sizes[-1]), theta.dtype)
-        for start in range(0, X.shape[0], _PREDICT_CHUNK_ROWS):
-            rows = slice(start, start + _PREDICT_CHUNK_ROWS)
-            raw[rows] = network.predict(theta, state, self._with_context(X[rows]))
-        return raw
+        parts = [
+            predict(self._with_context(X[start : start + _PREDICT_CHUNK_ROWS]))
+            for start in range(0, X.shape[0], _PREDICT_CHUNK_ROWS)
+        ]
+        return parts[0] if len(parts) == 1 else np.vstack(parts)

@@ -12,7 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS = ROOT / "benchmarks"
-PREDICT = ["P1", "P100", "P10k", "P1M"]
+PREDICT = ["P1", "P100", "P1k", "P10k", "P100k", "P1M"]
 
 
 @pytest.fixture
@@ -55,7 +55,14 @@ def test_predict_workloads_sizes(cli):
     from bench.workloads import PREDICT_WORKLOADS
 
     sizes = {name: w.n_rows for name, w in PREDICT_WORKLOADS.items()}
-    assert sizes == {"P1": 1, "P100": 100, "P10k": 10_000, "P1M": 1_000_000}
+    assert sizes == {
+        "P1": 1,
+        "P100": 100,
+        "P1k": 1_000,
+        "P10k": 10_000,
+        "P100k": 100_000,
+        "P1M": 1_000_000,
+    }
     # Quick mode keeps P1M short.
     assert PREDICT_WORKLOADS["P1M"].scaled(True).n_rows == 100_000
 

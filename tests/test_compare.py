@@ -686,12 +686,17 @@ def test_command_line_bad_scheduler_is_one_line(
     """Non-regression (issue 19): ``--scheduler notanaddress`` printed a
     30-line traceback from distributed."""
     pytest.importorskip("distributed")
+    dask = pytest.importorskip("dask")
     from skann.compare import _run
 
     monkeypatch.setattr(_run, "_run_rows", _refuse_to_fit)
     argv = ["compare", "--quick", "--grid", "--quiet", "--scheduler", "notanaddress"]
+    before = dask.config.get("scheduler", None)
     status = main([*argv, "--data-home", str(wine_sample_data_home)])
     assert status == 1
+    # The Client that failed to connect left dask's scheduler option as it
+    # was, without waiting for the garbage collector.
+    assert dask.config.get("scheduler", None) == before
     out, err = capsys.readouterr()
     assert out == "" and "Traceback" not in err and err.count("\n") == 1
     assert err.startswith(

@@ -215,7 +215,9 @@ PREDICT_WORKLOADS = {
     for w in [
         PredictWorkload("P1", 1, 1000, quick={"calls": 100}),
         PredictWorkload("P100", 100, 500, quick={"calls": 50}),
+        PredictWorkload("P1k", 1_000, 100, quick={"calls": 10}),
         PredictWorkload("P10k", 10_000, 20, quick={"calls": 3}),
+        PredictWorkload("P100k", 100_000, 3, quick={"calls": 1}),
         # Quick mode predicts a tenth of the rows, once.
         PredictWorkload("P1M", 1_000_000, 1, quick={"n_rows": 100_000}),
     ]

@@ -215,23 +215,53 @@ class Network:
             ctx.first = ctx.first and getattr(layer, "keeps_first", False)
         return Plan(forwards, backwards[::-1], ctx.sample_weight)
 
-    def predict(self, theta, state, X):
+    def predict(self, theta, state, X, plans=None):
         """Raw output of shape (n_samples, n_outputs) in row chunks.
 
         Each chunk's work arrays take about ``_PREDICT_CHUNK_BYTES``, so the
         memory beyond the output is bounded whatever the number of rows.
+
+        Parameters
+        ----------
+        theta, state : ndarray
+            The flat parameter and state vectors.
+        X : {ndarray, sparse matrix} of shape (n_samples, n_inputs)
+            The network's input.
+        plans : mapping, default=None
+            Plans the caller keeps between calls for these ``theta`` and
+            ``state``: the plan of a chunk, with its work arrays, is looked up
+            with ``plans.get((rows, sparse, dtype))`` and, when missing,
+            compiled and stored there as ``(plan, workspace, nbytes)``. The
+            caller must not run two calls on the same ``plans`` at once.
+            Without it, every call compiles its own.
+
+        Returns
+        -------
+        raw : ndarray of shape (n_samples, n_outputs)
+            A new array, in the dtype of ``theta``.
         """
         n = X.shape[0]
         row_bytes = sum(self.spec.layer_sizes[1:]) * theta.dtype.itemsize
         chunk = int(min(n, max(1, _PREDICT_CHUNK_BYTES // row_bytes)))
         sparse = sp.issparse(X)
+        key = (chunk, sparse, theta.dtype)
+        compiled = None if plans is None else plans.get(key)
+        if compiled is None:
+            workspace = Workspace(chunk, theta.dtype, self.max_width)
+            plan = self.compile(chunk, False, theta, state=state,
+                                workspace=workspace, sparse=sparse)  # fmt: skip
+            compiled = (plan, workspace, chunk * row_bytes)
+            if plans is not None:
+                plans[key] = compiled
+        plan, workspace, _ = compiled
         if n == chunk:
-            return self.compile(n, False, theta, state=state, sparse=sparse).forward(X)
+            raw = plan.forward(X)
+            # A kept plan's output buffer is overwritten by the next call.
+            return raw if plans is None else raw.copy()
         raw = np.empty((n, self.spec.layer_sizes[-1]), theta.dtype)
-        workspace = Workspace(chunk, theta.dtype, self.max_width)
         for start in range(0, n, chunk):
             rows = min(chunk, n - start)
-            if start == 0 or rows < chunk:
+            if rows < chunk:
                 plan = self.compile(rows, False, theta, state=state,
                                     workspace=workspace, sparse=sparse)  # fmt: skip
             raw[start : start + rows] = plan.forward(X[start : start + rows])

@@ -150,9 +150,17 @@ def dask_backend(scheduler=None, n_workers=None):
         The cluster the block runs on.
     """
     check_dask()
+    import dask
     from distributed import Client, LocalCluster
 
     with ExitStack() as stack:
+        # A Client sets dask's scheduler option when it starts and restores it
+        # when closed: one that fails to connect keeps it until it is garbage
+        # collected, and dask.compute would meanwhile look for a Client. The
+        # option is restored on leaving the block, whatever happens.
+        stack.enter_context(
+            dask.config.set(scheduler=dask.config.get("scheduler", None))
+        )
         if scheduler is None:
             cluster = stack.enter_context(
                 LocalCluster(
