@@ -198,12 +198,10 @@ class Affine:
                 dW[...] = A.T @ delta
             else:
                 np.dot(A.T, delta, out=dW)
-            if not train_bias:
-                pass
-            elif one_row:
+            if train_bias and one_row:
                 # Per-sample SGD: the bias gradient is the delta itself.
                 db[...] = delta
-            else:
+            elif train_bias:
                 # Column sums as a GEMV with a ones vector: 3-4x faster than
                 # np.add.reduce(delta, axis=0) from 200 to 10000 rows.
                 np.dot(ones, delta, out=db)
@@ -554,8 +552,9 @@ class RetrievalHead:
             # sigmoid(u) without overflow for large |u|.
             g = np.exp(-np.logaddexp(0.0, -u))
             out = f + g * (m - f)
+            # f is the output layer's buffer: backward runs before it is reused.
             if training:
-                held.update(d=d, z=z, Y=Y, beta=beta, a=a, v=v, m=m, g=g, f=f.copy())
+                held.update(d=d, z=z, Y=Y, beta=beta, a=a, v=v, m=m, g=g, f=f)
             return out
 
         if not training:

@@ -12,6 +12,10 @@ from skl2onnx.common.data_types import (
     Int32TensorType,
     Int64TensorType,
 )
+from skl2onnx.common.utils import (
+    check_input_and_output_numbers,
+    check_input_and_output_types,
+)
 
 # The opset from which ONNX has a Gelu operator; earlier opsets spell the
 # activation out in elementary operators.
@@ -252,3 +256,14 @@ class _Graph:
         return self.node(
             "Mul", [t, self.constant(f"{prefix}_half", 0.5)], prefix, output
         )
+
+
+def _float_output_shape(operator, width):
+    """Check one float input and set the one output to (n_samples, ``width``).
+
+    The output is float, or double for a double input.
+    """
+    check_input_and_output_numbers(operator, input_count_range=1, output_count_range=1)
+    check_input_and_output_types(operator, good_input_types=_INPUT_TYPES)
+    n_rows = operator.inputs[0].get_first_dimension()
+    operator.outputs[0].type = _tensor_type(_graph_dtype(operator))([n_rows, width])

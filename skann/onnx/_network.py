@@ -24,7 +24,13 @@ from skl2onnx.common.utils import (
 from sklearn.utils.validation import check_is_fitted
 
 from skann._core.layers import BATCH_NORM_EPSILON
-from skann.onnx._graph import _INPUT_TYPES, _Graph, _graph_dtype, _tensor_type
+from skann.onnx._graph import (
+    _INPUT_TYPES,
+    _float_output_shape,
+    _Graph,
+    _graph_dtype,
+    _tensor_type,
+)
 from skann.onnx._retrieval import _add_retrieval, _is_retrieving
 
 # The options of the classifier's conversion, as skl2onnx declares them for
@@ -138,13 +144,9 @@ def _add_network(graph, model, X, output, fold_target=False):
 
 def _regressor_shape(operator):
     """Output: a float (double for double input) tensor of (n_samples, n_outputs)."""
-    check_input_and_output_numbers(operator, input_count_range=1, output_count_range=1)
-    check_input_and_output_types(operator, good_input_types=_INPUT_TYPES)
     model = operator.raw_operator
     check_is_fitted(model)
-    n_rows = operator.inputs[0].get_first_dimension()
-    tensor_type = _tensor_type(_graph_dtype(operator))
-    operator.outputs[0].type = tensor_type([n_rows, model.n_outputs_])
+    _float_output_shape(operator, model.n_outputs_)
 
 
 def _convert_regressor(scope, operator, container):

@@ -3,24 +3,16 @@
 # Authors: The skann developers
 # SPDX-License-Identifier: BSD-3-Clause
 
-from skl2onnx.common.utils import (
-    check_input_and_output_numbers,
-    check_input_and_output_types,
-)
 from sklearn.utils.validation import check_is_fitted
 
-from skann.onnx._graph import _INPUT_TYPES, _Graph, _graph_dtype, _tensor_type
+from skann.onnx._graph import _float_output_shape, _Graph, _graph_dtype
 
 
 def _scaler_shape(operator):
     """Output: a float (double for double input) tensor of the input's shape."""
-    check_input_and_output_numbers(operator, input_count_range=1, output_count_range=1)
-    check_input_and_output_types(operator, good_input_types=_INPUT_TYPES)
     model = operator.raw_operator
     check_is_fitted(model)
-    n_rows = operator.inputs[0].get_first_dimension()
-    tensor_type = _tensor_type(_graph_dtype(operator))
-    operator.outputs[0].type = tensor_type([n_rows, model.n_features_in_])
+    _float_output_shape(operator, model.n_features_in_)
 
 
 def _convert_scaler(scope, operator, container):
