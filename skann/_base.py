@@ -76,86 +76,15 @@ class BaseANN(
 
     _parameter_constraints: dict = dict(PARAMETER_CONSTRAINTS)
 
-    def __init__(
-        self,
-        hidden_layer_sizes=(100,),
-        *,
-        activation="relu",
-        solver="adam",
-        alpha=1e-4,
-        batch_size="auto",
-        learning_rate=1e-3,
-        learning_rate_schedule="constant",
-        power_t=0.5,
-        max_iter=200,
-        shuffle=True,
-        random_state=None,
-        tol=1e-4,
-        verbose=False,
-        warm_start=False,
-        momentum=0.9,
-        nesterovs_momentum=True,
-        early_stopping=False,
-        validation_fraction=0.1,
-        beta_1=0.9,
-        beta_2=0.999,
-        epsilon=1e-8,
-        n_iter_no_change=10,
-        max_fun=15000,
-        dropout=0.0,
-        batch_norm=False,
-        lr_decay=0.5,
-        lr_step=10,
-        min_learning_rate=0.0,
-        warmup_epochs=0,
-        max_grad_norm=None,
-        weight_averaging=None,
-        ema_decay=0.999,
-        swa_epochs=10,
-        early_stopping_metric="score",
-        on_divergence="raise",
-        n_neighbors=None,
-        lr_cycles=4,
-        output_init="glorot",
-    ):
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.solver = solver
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.learning_rate_schedule = learning_rate_schedule
-        self.power_t = power_t
-        self.max_iter = max_iter
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.tol = tol
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.n_iter_no_change = n_iter_no_change
-        self.max_fun = max_fun
-        self.dropout = dropout
-        self.batch_norm = batch_norm
-        self.lr_decay = lr_decay
-        self.lr_step = lr_step
-        self.min_learning_rate = min_learning_rate
-        self.warmup_epochs = warmup_epochs
-        self.max_grad_norm = max_grad_norm
-        self.weight_averaging = weight_averaging
-        self.ema_decay = ema_decay
-        self.swa_epochs = swa_epochs
-        self.early_stopping_metric = early_stopping_metric
-        self.on_divergence = on_divergence
-        self.n_neighbors = n_neighbors
-        self.lr_cycles = lr_cycles
-        self.output_init = output_init
+    def _store_init_arguments(self, arguments):
+        """Store each ``__init__`` argument, unchanged, under its own name.
+
+        scikit-learn's convention for ``__init__``: no logic, every parameter
+        an attribute of the same name. The subclasses' signatures are the
+        parameter lists; this saves repeating each name twice more.
+        """
+        for name in self._get_param_names():
+            setattr(self, name, arguments[name])
 
     def _validate_params(self):
         # Values scikit-learn's MLP estimators accept for a parameter skann

@@ -500,50 +500,7 @@ class ANNRegressor(RegressorMixin, BaseANN):
         lr_cycles=4,
         output_init="glorot",
     ):
-        super().__init__(
-            hidden_layer_sizes,
-            activation=activation,
-            solver=solver,
-            alpha=alpha,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            learning_rate_schedule=learning_rate_schedule,
-            power_t=power_t,
-            max_iter=max_iter,
-            shuffle=shuffle,
-            random_state=random_state,
-            tol=tol,
-            verbose=verbose,
-            warm_start=warm_start,
-            momentum=momentum,
-            nesterovs_momentum=nesterovs_momentum,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            beta_1=beta_1,
-            beta_2=beta_2,
-            epsilon=epsilon,
-            n_iter_no_change=n_iter_no_change,
-            max_fun=max_fun,
-            dropout=dropout,
-            batch_norm=batch_norm,
-            lr_decay=lr_decay,
-            lr_step=lr_step,
-            min_learning_rate=min_learning_rate,
-            warmup_epochs=warmup_epochs,
-            max_grad_norm=max_grad_norm,
-            weight_averaging=weight_averaging,
-            ema_decay=ema_decay,
-            swa_epochs=swa_epochs,
-            early_stopping_metric=early_stopping_metric,
-            on_divergence=on_divergence,
-            n_neighbors=n_neighbors,
-            lr_cycles=lr_cycles,
-            output_init=output_init,
-        )
-        self.loss = loss
-        self.huber_delta = huber_delta
-        self.quantile = quantile
-        self.target_scaling = target_scaling
+        self._store_init_arguments(locals())
 
     def _encode_target(self, y, reset, incremental, sample_weight=None):
         if y.ndim == 2 and y.shape[1] == 1:
