@@ -270,7 +270,8 @@ class BaseANN(
             activations = self.activation if isinstance(self.activation, str) else ()
         return NetworkSpec.build(
             [n_features, *hidden, n_outputs], activations, dropout, self.batch_norm,
-            self.n_neighbors or 0, self._retrieval_link(),
+            self.n_neighbors or 0, self._retrieval_link(), self.ensemble_size,
+            self.ensemble_style, LOSSES[self._loss_name].out_activation,
         )  # fmt: skip
 
     def _check_continuation(self, spec):
@@ -292,6 +293,16 @@ class BaseANN(
                 f"n_neighbors={fitted.n_neighbors or None}, the current "
                 f"parameters ask for n_neighbors={spec.n_neighbors or None}. Set "
                 "warm_start=False to train a new network."
+            )
+        members = ("ensemble_size", "ensemble_style")
+        if [getattr(fitted, m) for m in members] != [getattr(spec, m) for m in members]:
+            raise ValueError(
+                "Cannot continue training: the fitted network was trained with "
+                f"ensemble_size={fitted.ensemble_size}, "
+                f"ensemble_style={fitted.ensemble_style!r}; the current parameters "
+                f"ask for ensemble_size={spec.ensemble_size}, "
+                f"ensemble_style={spec.ensemble_style!r}. Set warm_start=False to "
+                "train a new network."
             )
         if fitted.batch_norm != spec.batch_norm:
             raise ValueError(

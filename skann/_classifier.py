@@ -285,6 +285,31 @@ class ANNClassifier(ClassifierMixin, BaseANN):
         warm start or ``partial_fit`` goes on from the fitted weights and
         ignores it.
 
+    ensemble_size : int, default=1
+        The number of members of a one-pass ensemble (TabM's parameter-
+        efficient ensemble). With 1, the network is a single network, as
+        without the option. With ``k > 1``, every hidden layer keeps one
+        weight matrix shared by the ``k`` members, and member ``j`` has its
+        own scaling of the layer's inputs and outputs and its own biases,
+        ``((a * r_j) W) * s_j + b_j``, and its own output layer. The first
+        layer's input scalings start as random signs, which makes the members
+        differ; the others start at 1, and a shared layer's biases start
+        equal for all members. Each row of a batch goes through all members
+        in one matrix product per layer; the training loss is the mean of the
+        members' losses (the L2 penalty covers the shared matrices and the
+        members' output layers once). ``predict`` averages the members'
+        predictions (the regressor's values in the target's units, the
+        classifier's class probabilities). It needs at least one hidden layer
+        and does not combine with ``batch_norm=True`` or ``n_neighbors``.
+
+    ensemble_style : {'full', 'mini'}, default='full'
+        Which layers of an ensemble (``ensemble_size > 1``) have member
+        parameters. ``'full'``: every hidden layer, as described for
+        ``ensemble_size``. ``'mini'``: only the first layer's input scaling;
+        the hidden layers, their biases included, are shared, and each member
+        keeps its own output layer. Ignored, with a warning, when
+        ``ensemble_size=1``.
+
     Attributes
     ----------
     classes_ : ndarray or list of ndarray of shape (n_classes,)
@@ -326,10 +351,24 @@ class ANNClassifier(ClassifierMixin, BaseANN):
         Number of training samples seen by the stochastic solvers.
 
     coefs_ : list of ndarray of shape (n_units_in, n_units_out)
-        The weight matrix of each layer.
+        The weight matrix of each layer. In an ensemble
+        (``ensemble_size > 1``) the output layer's has shape
+        (ensemble_size, n_units_in, n_outputs), one per member.
 
     intercepts_ : list of ndarray of shape (n_units_out,)
-        The bias vector of each layer.
+        The bias vector of each layer. In an ensemble, a layer whose members
+        have their own biases has shape (ensemble_size, n_units_out).
+
+    ensemble_input_scales_ : list of ndarray or None
+        The members' input scalings ``r_j``, of shape (ensemble_size,
+        n_units_in), of each hidden layer that has
+        them (every hidden layer with ``ensemble_style='full'``, the first
+        with ``'mini'``); None for a single network.
+
+    ensemble_output_scales_ : list of ndarray or None
+        The members' output scalings ``s_j``, of shape (ensemble_size,
+        n_units_out), of each hidden layer with
+        ``ensemble_style='full'``; None otherwise.
 
     n_features_in_ : int
         Number of features seen during :term:`fit`.
@@ -463,6 +502,8 @@ class ANNClassifier(ClassifierMixin, BaseANN):
         class_weight=None,
         lr_cycles=4,
         output_init="glorot",
+        ensemble_size=1,
+        ensemble_style="full",
     ):
         self._store_init_arguments(locals())
 

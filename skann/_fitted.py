@@ -245,18 +245,22 @@ class PredictionCache:
             return False
         return all(map(operator.is_, own[1:], sources[1:]))
 
-    def predict(self, X):
+    def predict(self, X, members=False):
         """Raw network output, as a network built afresh computes it.
 
         Parameters
         ----------
         X : {ndarray, sparse matrix} of shape (n_samples, n_inputs)
             The network's input, validated.
+        members : bool, default=False
+            For an ensemble, each member's raw output (see
+            ``Network.predict``).
 
         Returns
         -------
         raw : ndarray of shape (n_samples, n_outputs)
-            A new array, in the dtype ``X`` and the fitted arrays promote to.
+            A new array, in the dtype ``X`` and the fitted arrays promote to;
+            ``n_samples * ensemble_size`` rows with ``members``.
         """
         dtype = np.result_type(X.dtype, self.coefs_dtype)
         vectors = self._vectors.get(dtype)
@@ -264,10 +268,10 @@ class PredictionCache:
             vectors = self.network.pack(self._arrays, dtype)
             self._vectors[dtype] = vectors
         if not self._lock.acquire(blocking=False):
-            return self.network.predict(*vectors, X)
+            return self.network.predict(*vectors, X, members=members)
         try:
             # This cache is the mapping of plans Network.predict reads.
-            return self.network.predict(*vectors, X, plans=self)
+            return self.network.predict(*vectors, X, plans=self, members=members)
         finally:
             self._lock.release()
 

@@ -69,6 +69,8 @@ PARAMETER_CONSTRAINTS = {
     "n_neighbors": [None, Interval(Integral, 1, None, closed="left")],
     "lr_cycles": [Interval(Integral, 1, None, closed="left")],
     "output_init": [StrOptions({"glorot", "zeros"})],
+    "ensemble_size": [Interval(Integral, 1, None, closed="left")],
+    "ensemble_style": [StrOptions({"full", "mini"})],
 }
 
 # The estimator parameters each solver's optimizer is built from, in the
@@ -222,6 +224,7 @@ def check_training_params(estimator, incremental):
             "statistics of a single row have no variance. Use a larger "
             "batch_size, or batch_norm=False for per-sample SGD."
         )
+    _check_ensemble(est)
     dropout = np.atleast_1d(np.asarray(est.dropout, dtype=object))
     if not stochastic and (any(r for r in dropout) or est.batch_norm):
         raise ValueError(
@@ -248,6 +251,11 @@ def check_training_params(estimator, incremental):
             f"early_stopping_metric={est.early_stopping_metric!r} (it chooses "
             "what early_stopping=True monitors)"
         )
+    if est.ensemble_size == 1 and est.ensemble_style != "full":
+        ignored.append(
+            f"ensemble_style={est.ensemble_style!r} (it chooses the member "
+            "parameters of an ensemble, ensemble_size > 1)"
+        )
     if stochastic and not incremental and est.warmup_epochs >= est.max_iter:
         ignored.append(
             f"warmup_epochs={est.warmup_epochs} with max_iter={est.max_iter} "
@@ -256,4 +264,22 @@ def check_training_params(estimator, incremental):
     for what in ignored:
         warnings.warn(
             f"{type(est).__name__} ignores {what}.", UserWarning, stacklevel=2
+        )
+
+
+def _check_ensemble(est):
+    """Refuse the options an ensemble (``ensemble_size > 1``) cannot combine with."""
+    if est.ensemble_size == 1:
+        return
+    clash = None
+    if est.batch_norm:
+        clash = "batch_norm=True (batch statistics would mix the members)"
+    elif est.n_neighbors:
+        clash = f"n_neighbors={est.n_neighbors} (retrieval mixes one output per row)"
+    elif not hidden_sizes(est):
+        clash = "a network without hidden layers (the members would share nothing)"
+    if clash is not None:
+        raise ValueError(
+            f"ensemble_size={est.ensemble_size} cannot be combined with {clash}. "
+            "Set ensemble_size=1, or change the other option."
         )

@@ -305,6 +305,31 @@ class ANNRegressor(RegressorMixin, BaseANN):
         warm start or ``partial_fit`` goes on from the fitted weights and
         ignores it.
 
+    ensemble_size : int, default=1
+        The number of members of a one-pass ensemble (TabM's parameter-
+        efficient ensemble). With 1, the network is a single network, as
+        without the option. With ``k > 1``, every hidden layer keeps one
+        weight matrix shared by the ``k`` members, and member ``j`` has its
+        own scaling of the layer's inputs and outputs and its own biases,
+        ``((a * r_j) W) * s_j + b_j``, and its own output layer. The first
+        layer's input scalings start as random signs, which makes the members
+        differ; the others start at 1, and a shared layer's biases start
+        equal for all members. Each row of a batch goes through all members
+        in one matrix product per layer; the training loss is the mean of the
+        members' losses (the L2 penalty covers the shared matrices and the
+        members' output layers once). ``predict`` averages the members'
+        predictions (the regressor's values in the target's units, the
+        classifier's class probabilities). It needs at least one hidden layer
+        and does not combine with ``batch_norm=True`` or ``n_neighbors``.
+
+    ensemble_style : {'full', 'mini'}, default='full'
+        Which layers of an ensemble (``ensemble_size > 1``) have member
+        parameters. ``'full'``: every hidden layer, as described for
+        ``ensemble_size``. ``'mini'``: only the first layer's input scaling;
+        the hidden layers, their biases included, are shared, and each member
+        keeps its own output layer. Ignored, with a warning, when
+        ``ensemble_size=1``.
+
     Attributes
     ----------
     loss_ : float
@@ -351,10 +376,24 @@ class ANNRegressor(RegressorMixin, BaseANN):
         Number of training samples seen by the stochastic solvers.
 
     coefs_ : list of ndarray of shape (n_units_in, n_units_out)
-        The weight matrix of each layer.
+        The weight matrix of each layer. In an ensemble
+        (``ensemble_size > 1``) the output layer's has shape
+        (ensemble_size, n_units_in, n_outputs), one per member.
 
     intercepts_ : list of ndarray of shape (n_units_out,)
-        The bias vector of each layer.
+        The bias vector of each layer. In an ensemble, a layer whose members
+        have their own biases has shape (ensemble_size, n_units_out).
+
+    ensemble_input_scales_ : list of ndarray or None
+        The members' input scalings ``r_j``, of shape (ensemble_size,
+        n_units_in), of each hidden layer that has
+        them (every hidden layer with ``ensemble_style='full'``, the first
+        with ``'mini'``); None for a single network.
+
+    ensemble_output_scales_ : list of ndarray or None
+        The members' output scalings ``s_j``, of shape (ensemble_size,
+        n_units_out), of each hidden layer with
+        ``ensemble_style='full'``; None otherwise.
 
     n_features_in_ : int
         Number of features seen during :term:`fit`.
@@ -499,6 +538,8 @@ class ANNRegressor(RegressorMixin, BaseANN):
         target_scaling=None,
         lr_cycles=4,
         output_init="glorot",
+        ensemble_size=1,
+        ensemble_style="full",
     ):
         self._store_init_arguments(locals())
 
@@ -572,7 +613,7 @@ class ANNRegressor(RegressorMixin, BaseANN):
         mean = np.average(y, axis=0, weights=sample_weight)
         return np.broadcast_to(mean, y.shape)
 
-    def predict(self, X):
+    def predict(self, X, return_std=False):
         """Predict using the fitted network.
 
         Parameters
@@ -580,13 +621,42 @@ class ANNRegressor(RegressorMixin, BaseANN):
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             The input data.
 
+        return_std : bool, default=False
+            Also return the spread of an ensemble's members (see
+            ``ensemble_size``): the standard deviation of their predictions,
+            in the target's units. It measures how much members that share
+            most of their weights disagree, not the noise of the target, and
+            it is not calibrated: check its coverage on held-out rows before
+            reading it as an interval. A single network returns zeros.
+
         Returns
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
-            The predicted values.
+            The predicted values: an ensemble's mean prediction.
+
+        y_std : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            The standard deviation of the members' predictions (population,
+            ``ddof=0``). Only returned when ``return_std`` is True.
         """
         with np.errstate(over="ignore"):
-            y = super().predict(X)
+            y = self._checked_prediction(super().predict(X))
+        if not return_std:
+            return y
+        if self._spec_of_fitted().ensemble_size == 1:
+            return y, np.zeros_like(y)
+        return y, self._member_spread(X)
+
+    def _member_spread(self, X):
+        """The standard deviation of the members' predictions."""
+        k = self._spec_of_fitted().ensemble_size
+        X = self._validated_input(X)
+        with np.errstate(over="ignore", invalid="ignore"):
+            members = self._decode(self._prediction_network().predict(X, True))
+            members = self._checked_prediction(members)
+        return members.reshape(X.shape[0], k, *members.shape[1:]).std(axis=1)
+
+    def _checked_prediction(self, y):
+        """``y``, or a clear error where Poisson's exponential overflowed."""
         if np.isfinite(y).all():
             return y
         n_bad = np.count_nonzero(~np.isfinite(y.reshape(len(y), -1)).all(axis=1))

@@ -108,6 +108,8 @@ class Context:
         self.workspace, self.rng, self.sparse = workspace, rng, sparse
         self.dtype = theta.dtype
         self.first = True
+        # Whether an ensemble's members' own outputs are asked for, not their mean.
+        self.members = False
         # Arrays layers hand each other outside the chain of forward passes
         # (the retrieval context, the hidden layer the gate reads), by name.
         self.shared = {}
@@ -118,7 +120,8 @@ class Context:
     @property
     def ones(self):
         """A vector of ``n`` ones: column sums as a GEMV."""
-        if self._ones is None:
+        # An ensemble's layers see k times the rows of the layers before them.
+        if self._ones is None or self._ones.shape[0] != self.n:
             self._ones = self.workspace.array("ones", self.n, 1)[:, 0]
             self._ones.fill(1)
         return self._ones

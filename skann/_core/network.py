@@ -10,6 +10,12 @@ import numpy as np
 import scipy.sparse as sp
 
 from skann._core.activations import ACTIVATIONS
+from skann._core.ensemble import (
+    EnsembleAffine,
+    EnsembleHead,
+    EnsembleInput,
+    EnsembleMean,
+)
 from skann._core.layers import (
     ActivationLayer,
     Affine,
@@ -45,11 +51,17 @@ class NetworkSpec(NamedTuple):
     # their vote to the raw output ('identity', 'log' or 'logit').
     n_neighbors: int = 0
     retrieval_link: str = "identity"
+    # One-pass ensemble: members (1: a single network), style ('full' or
+    # 'mini') and the output activation their predictions are averaged under.
+    ensemble_size: int = 1
+    ensemble_style: str = "full"
+    ensemble_link: str = "identity"
 
     @classmethod
     def build(
         cls, layer_sizes, activation, dropout=0.0, batch_norm=False, n_neighbors=0,
-        retrieval_link="identity",
+        retrieval_link="identity", ensemble_size=1, ensemble_style="full",
+        ensemble_link="identity",
     ):  # fmt: skip
         """A spec from an activation name (or one per hidden layer) and rates.
 
@@ -74,15 +86,21 @@ class NetworkSpec(NamedTuple):
             )
         return cls(
             layer_sizes, names, rates, bool(batch_norm), tuple(gains),
-            int(n_neighbors or 0), retrieval_link,
+            int(n_neighbors or 0), retrieval_link, int(ensemble_size), ensemble_style,
+            ensemble_link,
         )  # fmt: skip
 
 
 # The layer types a network is built from: their trainable arrays and state
 # are the fitted model's per-layer arrays, by name.
-LAYER_TYPES = (Affine, BatchNorm, ActivationLayer, Dropout, RetrievalHead)
+LAYER_TYPES = (
+    Affine, BatchNorm, ActivationLayer, Dropout, RetrievalHead, EnsembleInput,
+    EnsembleAffine,
+)  # fmt: skip
 FITTED_ARRAYS = tuple(
-    name for kind in LAYER_TYPES for name in (*kind.param_names, *kind.state_names)
+    dict.fromkeys(
+        name for kind in LAYER_TYPES for name in (*kind.param_names, *kind.state_names)
+    )
 )
 
 
@@ -105,10 +123,7 @@ class Network:
             self.layers.append(ContextSplit(spec.layer_sizes[0]))
         for k, (fan_in, fan_out) in enumerate(pairwise(spec.layer_sizes)):
             normalised = spec.batch_norm and k < n_hidden
-            affine = Affine(
-                self.layout, k, fan_in, fan_out, spec.init_gains[k],
-                train_bias=not normalised,
-            )  # fmt: skip
+            affine = self._affine(k, fan_in, fan_out, normalised)
             if k == n_hidden and spec.n_neighbors:
                 self.layers.append(Tap())
             self.layers.append(affine)
@@ -130,13 +145,36 @@ class Network:
                 spec.layer_sizes[-1], spec.layer_sizes[-2], spec.retrieval_link,
             )  # fmt: skip
             self.layers.append(self.retrieval)
+        if spec.ensemble_size > 1:
+            self.layers.append(EnsembleMean(spec.ensemble_size, spec.ensemble_link))
         self.layout.finalize()
         self.state_layout.finalize()
         self.size, self.state_size = self.layout.size, self.state_layout.size
         self.row_separable = all(layer.row_separable for layer in self.layers)
         # Multiply-adds of one forward pass per row, to size row blocks.
-        self.work_per_row = sum(a * b for a, b in pairwise(spec.layer_sizes))
+        self.work_per_row = spec.ensemble_size * sum(
+            a * b for a, b in pairwise(spec.layer_sizes)
+        )
         self.max_width = max(spec.layer_sizes[1:])
+
+    def _affine(self, k, fan_in, fan_out, normalised):
+        """The ``k``-th affine layer: a plain one, or an ensemble's."""
+        spec = self.spec
+        gain, members = spec.init_gains[k], spec.ensemble_size
+        if members == 1:
+            return Affine(
+                self.layout, k, fan_in, fan_out, gain, train_bias=not normalised
+            )
+        if k == len(spec.layer_sizes) - 2:
+            return EnsembleHead(self.layout, k, fan_in, fan_out, gain, members)
+        full = spec.ensemble_style == "full"
+        if k == 0:
+            return EnsembleInput(
+                self.layout, k, fan_in, fan_out, gain, members, member_outputs=full
+            )
+        if full:
+            return EnsembleAffine(self.layout, k, fan_in, fan_out, gain, members)
+        return Affine(self.layout, k, fan_in, fan_out, gain)
 
     def weights(self, theta):
         """The part of ``theta`` that holds weight matrices (for the L2 term)."""
@@ -183,8 +221,14 @@ class Network:
         for affine in self.affines:
             fan_in, fan_out = affine.fan_in, affine.fan_out
             bound = np.sqrt(affine.init_gain / (fan_in + fan_out))
-            affine.W.view(theta)[...] = rng.uniform(-bound, bound, (fan_in, fan_out))
-            affine.b.view(theta)[...] = rng.uniform(-bound, bound, fan_out)
+            affine.W.view(theta)[...] = rng.uniform(-bound, bound, affine.W.shape)
+            # An ensemble's members have their own output layers, drawn each,
+            # but start from the same bias in a shared hidden layer.
+            shape = affine.b.shape if isinstance(affine, EnsembleHead) else fan_out
+            affine.b.view(theta)[...] = rng.uniform(-bound, bound, shape)
+        for affine in self.affines:
+            if hasattr(affine, "init"):
+                affine.init(rng, theta)
         if zero_output:
             # Drawn, then zeroed: the stream after the initialisation (the
             # early-stopping split, the batch order, dropout masks) and every
@@ -199,13 +243,21 @@ class Network:
         return theta, state
 
     def compile(self, n, training, theta, grad=None, state=None, workspace=None,
-                rng=None, sparse=False):  # fmt: skip
-        """A ``Plan`` for batches of ``n`` rows bound to these vectors."""
+                rng=None, sparse=False, members=False):  # fmt: skip
+        """A ``Plan`` for batches of ``n`` rows bound to these vectors.
+
+        With ``members`` an ensemble's plan outputs each member's raw output
+        (``n * ensemble_size`` rows, row ``i * ensemble_size + j`` for member
+        ``j``) instead of the raw output of their mean prediction.
+        """
         if workspace is None:
-            workspace = Workspace(n, theta.dtype, self.max_width)
+            workspace = Workspace(
+                n * self.spec.ensemble_size, theta.dtype, self.max_width
+            )
         if state is None:
             state = np.empty(0, theta.dtype)
         ctx = Context(n, training, theta, grad, state, workspace, rng, sparse)
+        ctx.members = members
         forwards, backwards = [], []
         for layer in self.layers:
             forward, backward = layer.compile(ctx)
@@ -215,7 +267,7 @@ class Network:
             ctx.first = ctx.first and getattr(layer, "keeps_first", False)
         return Plan(forwards, backwards[::-1], ctx.sample_weight)
 
-    def predict(self, theta, state, X, plans=None):
+    def predict(self, theta, state, X, plans=None, members=False):
         """Raw output of shape (n_samples, n_outputs) in row chunks.
 
         Each chunk's work arrays take about ``_PREDICT_CHUNK_BYTES``, so the
@@ -230,26 +282,33 @@ class Network:
         plans : mapping, default=None
             Plans the caller keeps between calls for these ``theta`` and
             ``state``: the plan of a chunk, with its work arrays, is looked up
-            with ``plans.get((rows, sparse, dtype))`` and, when missing,
-            compiled and stored there as ``(plan, workspace, nbytes)``. The
-            caller must not run two calls on the same ``plans`` at once.
-            Without it, every call compiles its own.
+            with ``plans.get((rows, sparse, dtype))`` (``+ ('members',)``
+            with ``members``) and, when missing, compiled and stored there as
+            ``(plan, workspace, nbytes)``. The caller must not run two calls
+            on the same ``plans`` at once. Without it, every call compiles
+            its own.
+        members : bool, default=False
+            For an ensemble, each member's raw output instead of the raw
+            output of their mean prediction.
 
         Returns
         -------
         raw : ndarray of shape (n_samples, n_outputs)
-            A new array, in the dtype of ``theta``.
+            A new array, in the dtype of ``theta``; with ``members``, of
+            shape (n_samples * ensemble_size, n_outputs), each row's members
+            in consecutive rows.
         """
-        n = X.shape[0]
-        row_bytes = sum(self.spec.layer_sizes[1:]) * theta.dtype.itemsize
+        n, k = X.shape[0], self.spec.ensemble_size
+        row_bytes = k * sum(self.spec.layer_sizes[1:]) * theta.dtype.itemsize
         chunk = int(min(n, max(1, _PREDICT_CHUNK_BYTES // row_bytes)))
         sparse = sp.issparse(X)
-        key = (chunk, sparse, theta.dtype)
+        key = (chunk, sparse, theta.dtype) + (("members",) if members else ())
         compiled = None if plans is None else plans.get(key)
         if compiled is None:
-            workspace = Workspace(chunk, theta.dtype, self.max_width)
+            workspace = Workspace(chunk * k, theta.dtype, self.max_width)
             plan = self.compile(chunk, False, theta, state=state,
-                                workspace=workspace, sparse=sparse)  # fmt: skip
+                                workspace=workspace, sparse=sparse,
+                                members=members)  # fmt: skip
             compiled = (plan, workspace, chunk * row_bytes)
             if plans is not None:
                 plans[key] = compiled
@@ -258,13 +317,18 @@ class Network:
             raw = plan.forward(X)
             # A kept plan's output buffer is overwritten by the next call.
             return raw if plans is None else raw.copy()
-        raw = np.empty((n, self.spec.layer_sizes[-1]), theta.dtype)
+        # Output rows per input row: an ensemble's members, when asked for.
+        per = k if members else 1
+        raw = np.empty((n * per, self.spec.layer_sizes[-1]), theta.dtype)
         for start in range(0, n, chunk):
             rows = min(chunk, n - start)
             if rows < chunk:
                 plan = self.compile(rows, False, theta, state=state,
-                                    workspace=workspace, sparse=sparse)  # fmt: skip
-            raw[start : start + rows] = plan.forward(X[start : start + rows])
+                                    workspace=workspace, sparse=sparse,
+                                    members=members)  # fmt: skip
+            raw[start * per : (start + rows) * per] = plan.forward(
+                X[start : start + rows]
+            )
         return raw
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 from threadpoolctl import ThreadpoolController
 
+from skann._core.ensemble import MemberLoss
 from skann._core.layers import Workspace
 
 # A batch is split into row groups of at least this many multiply-adds per
@@ -110,6 +111,11 @@ class Objective:
 
     def __init__(self, network, loss, alpha, state=None, rng=None):
         self.network, self.loss, self.alpha = network, loss, alpha
+        # An ensemble's output holds k rows per row of X: the members' losses.
+        k = network.spec.ensemble_size
+        self._value_and_delta = (
+            loss.value_and_delta if k == 1 else MemberLoss(loss, k).value_and_delta
+        )
         self.state, self.rng = state, rng
         self._plans = {}
         self._last = None
@@ -158,10 +164,12 @@ class Objective:
         workspace = self._workspaces.get(thread)
         if (
             workspace is None
-            or workspace.capacity < n
+            or workspace.capacity < n * self.network.spec.ensemble_size
             or workspace.dtype != theta.dtype
         ):
-            workspace = Workspace(n, theta.dtype, self.network.max_width)
+            workspace = Workspace(
+                n * self.network.spec.ensemble_size, theta.dtype, self.network.max_width
+            )
             self._workspaces[thread] = workspace
             # Plans cut from a replaced workspace would keep its memory alive.
             for old in [k for k in self._plans if k[0] == thread]:
@@ -177,7 +185,8 @@ class Objective:
 
     def _step(self, itemsize):
         """Rows of a cache-sized block (all rows, for a network not row-separable)."""
-        return max(256, _CACHE_BYTES // (self.network.max_width * itemsize))
+        row_bytes = self.network.max_width * self.network.spec.ensemble_size * itemsize
+        return max(256 // self.network.spec.ensemble_size, _CACHE_BYTES // row_bytes)
 
     def _rows(self, theta, X, Y, sample_weight, total, grad):
         """Loss of rows X (normalised by ``total``) and its gradient into grad."""
@@ -202,7 +211,7 @@ class Objective:
             return value
         plan = self._plan(theta, X, grad)
         raw = plan.forward(X, sample_weight)
-        value, delta = self.loss.value_and_delta(Y, raw, sample_weight, total)
+        value, delta = self._value_and_delta(Y, raw, sample_weight, total)
         plan.backward(delta)
         return value
 
@@ -211,7 +220,9 @@ class Objective:
             return None
         work = n * self.network.work_per_row
         n_groups = min(
-            _MAX_GROUPS, work // _MIN_WORK_PER_GROUP, n // _MIN_ROWS_PER_GROUP
+            _MAX_GROUPS,
+            work // _MIN_WORK_PER_GROUP,
+            n * self.network.spec.ensemble_size // _MIN_ROWS_PER_GROUP,
         )
         if n_groups < 2:
             return None
@@ -237,7 +248,7 @@ class Objective:
         ):
             plan = last[4]
             raw = plan.forward(X, sample_weight)
-            value, delta = self.loss.value_and_delta(Y, raw, sample_weight, total)
+            value, delta = self._value_and_delta(Y, raw, sample_weight, total)
             plan.backward(delta)
             return self._penalised(value, theta, grad, total)
         groups = self._groups(n)
