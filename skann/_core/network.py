@@ -10,12 +10,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from skann._core.activations import ACTIVATIONS
-from skann._core.ensemble import (
-    EnsembleAffine,
-    EnsembleHead,
-    EnsembleInput,
-    EnsembleMean,
-)
+from skann._core.ensemble import EnsembleLinear, EnsembleMean
 from skann._core.layers import (
     ActivationLayer,
     Affine,
@@ -94,8 +89,7 @@ class NetworkSpec(NamedTuple):
 # The layer types a network is built from: their trainable arrays and state
 # are the fitted model's per-layer arrays, by name.
 LAYER_TYPES = (
-    Affine, BatchNorm, ActivationLayer, Dropout, RetrievalHead, EnsembleInput,
-    EnsembleAffine,
+    Affine, BatchNorm, ActivationLayer, Dropout, RetrievalHead, EnsembleLinear,
 )  # fmt: skip
 FITTED_ARRAYS = tuple(
     dict.fromkeys(
@@ -165,15 +159,17 @@ class Network:
             return Affine(
                 self.layout, k, fan_in, fan_out, gain, train_bias=not normalised
             )
+        args = (self.layout, k, fan_in, fan_out, gain, members)
         if k == len(spec.layer_sizes) - 2:
-            return EnsembleHead(self.layout, k, fan_in, fan_out, gain, members)
-        full = spec.ensemble_style == "full"
-        if k == 0:
-            return EnsembleInput(
-                self.layout, k, fan_in, fan_out, gain, members, member_outputs=full
+            # Each member's own output layer.
+            return EnsembleLinear(
+                *args, own_weights=True, input_scales=False, output_scales=False
             )
-        if full:
-            return EnsembleAffine(self.layout, k, fan_in, fan_out, gain, members)
+        full = spec.ensemble_style == "full"
+        if k == 0 or full:
+            return EnsembleLinear(
+                *args, output_scales=full, member_biases=full, shared_input=k == 0
+            )
         return Affine(self.layout, k, fan_in, fan_out, gain)
 
     def weights(self, theta):
@@ -224,7 +220,8 @@ class Network:
             affine.W.view(theta)[...] = rng.uniform(-bound, bound, affine.W.shape)
             # An ensemble's members have their own output layers, drawn each,
             # but start from the same bias in a shared hidden layer.
-            shape = affine.b.shape if isinstance(affine, EnsembleHead) else fan_out
+            own = getattr(affine, "own_weights", False)
+            shape = affine.b.shape if own else fan_out
             affine.b.view(theta)[...] = rng.uniform(-bound, bound, shape)
         for affine in self.affines:
             if hasattr(affine, "init"):

@@ -185,6 +185,7 @@ class Objective:
 
     def _step(self, itemsize):
         """Rows of a cache-sized block (all rows, for a network not row-separable)."""
+        # An ensemble's layers hold k rows per input row.
         row_bytes = self.network.max_width * self.network.spec.ensemble_size * itemsize
         return max(256 // self.network.spec.ensemble_size, _CACHE_BYTES // row_bytes)
 
