@@ -33,8 +33,8 @@ VARIANTS = {
     "single network": {},
     "ensemble_size=8": {"ensemble_size": 8},
     "ensemble_size=32": {"ensemble_size": 32},
-    "ensemble_size=8, 'mini'": {"ensemble_size": 8, "ensemble_style": "mini"},
-    "ensemble_size=32, 'mini'": {"ensemble_size": 32, "ensemble_style": "mini"},
+    "ensemble_size=8 mini": {"ensemble_size": 8, "ensemble_style": "mini"},
+    "ensemble_size=32 mini": {"ensemble_size": 32, "ensemble_style": "mini"},
 }
 
 

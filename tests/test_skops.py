@@ -139,6 +139,14 @@ CASES = {
         lambda: _regression(positive=True),
     ),
     "lbfgs": (lambda: ANNClassifier(solver="lbfgs", **SMALL), _multilabel),
+    "ensemble": (
+        lambda: ANNClassifier(ensemble_size=4, dropout=0.1, **SMALL),
+        _multiclass,
+    ),
+    "ensemble-mini": (
+        lambda: ANNRegressor(ensemble_size=3, ensemble_style="mini", **SMALL),
+        _regression,
+    ),
     "lbfgs-regressor": (
         lambda: ANNRegressor(solver="lbfgs", loss="quantile", quantile=0.8, **SMALL),
         _regression,
@@ -156,6 +164,7 @@ INCREMENTAL = [
     "sparse",
     "dropout-batch-norm-ema",
     "sgd-swa-class-weight",
+    "ensemble",
 ]
 
 
