@@ -676,3 +676,47 @@ def test_retrieval_without_memory_is_refused():
     model._memory = None
     with pytest.raises(ValueError, match=r"n_neighbors=3.*memory"):
         skl2onnx.to_onnx(model, X[:1].astype(np.float32))
+
+
+# -- Ensembles -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("style", ["full", "mini"])
+@pytest.mark.parametrize("n_outputs", [1, 2])
+def test_ensemble_regressor(style, n_outputs):
+    X, X_test = _rows()
+    model = ANNRegressor(
+        (8, 5), activation="tanh", ensemble_size=4, ensemble_style=style,
+        target_scaling="standard", max_iter=30, random_state=0,
+    )  # fmt: skip
+    model.fit(X, 10 * _regression_target(X, n_outputs) + 3)
+    _check_regressor(model, X_test)
+
+
+def test_ensemble_regressor_poisson():
+    X, X_test = _rows()
+    y = np.random.RandomState(1).poisson(np.exp(0.5 * X[:, 0]))
+    model = ANNRegressor((6,), loss="poisson", ensemble_size=3, max_iter=30)
+    _check_regressor(model.fit(X, y), X_test)
+
+
+@pytest.mark.parametrize("opset", [11, 17, None])
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_ensemble_classifier(n_classes, opset):
+    X, X_test = _rows()
+    y = np.digitize(X[:, 0] + X[:, 1], [-0.5, 0.5][: n_classes - 1])
+    model = ANNClassifier((8, 6), ensemble_size=5, max_iter=30, random_state=0)
+    model.fit(X, y)
+    for dtype in (np.float32, np.float64):
+        _, (label, proba) = _convert_and_run(
+            model, X_test, dtype, options={"zipmap": False}, target_opset=opset
+        )
+        _check_labels(label, model, X_test, dtype)
+        _assert_close(proba, model.predict_proba(X_test.astype(dtype)), dtype)
+
+
+def test_ensemble_multilabel():
+    X, X_test = _rows()
+    Y = (X[:, :3] > 0).astype(int)
+    model = ANNClassifier((8,), ensemble_size=3, ensemble_style="mini", max_iter=30)
+    _check_classifier(model.fit(X, Y), X_test)

@@ -24,6 +24,7 @@ from skl2onnx.common.utils import (
 from sklearn.utils.validation import check_is_fitted
 
 from skann._core.layers import BATCH_NORM_EPSILON
+from skann.onnx._ensemble import _add_ensemble, _is_ensemble
 from skann.onnx._graph import (
     _INPUT_TYPES,
     _float_output_shape,
@@ -93,6 +94,8 @@ def _add_network(graph, model, X, output, fold_target=False):
     activation. ``output`` None names the result anew. Returns the name of
     the result.
     """
+    if _is_ensemble(model):
+        return _add_ensemble(graph, model, X, output, fold_target)
     layers = _folded_layers(model)
     scaling = _target_scaling(model) if fold_target else None
     out_activation = model.out_activation_
