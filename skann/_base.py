@@ -20,6 +20,7 @@ from sklearn.utils.validation import (
 
 from skann._callbacks import CallbackSupportMixin, fit_task
 from skann._core.activations import ACTIVATIONS
+from skann._core.embeddings import PIECEWISE_LINEAR, quantile_edges
 from skann._core.losses import LOSSES
 from skann._core.network import Network, NetworkSpec
 from skann._core.objective import Objective
@@ -186,6 +187,7 @@ class BaseANN(
                 rng, X.dtype, zero_output=self.output_init == "zeros"
             )
             self._init_retrieval(network, theta, state, X_net)
+            _init_embedding(network, theta, state, X, sample_weight)
         progress = self._progress(theta, incremental, continuing)
         objective = Objective(
             network, self._make_loss(self._loss_name), self.alpha, state, rng
@@ -268,9 +270,13 @@ class BaseANN(
         if not n_hidden:
             # No hidden layer: the output layer's gain is that of the one name.
             activations = self.activation if isinstance(self.activation, str) else ()
+        embedding = (
+            self.numeric_embedding, self.embedding_dim, self.embedding_bins,
+            self.embedding_scale,
+        )  # fmt: skip
         return NetworkSpec.build(
             [n_features, *hidden, n_outputs], activations, dropout, self.batch_norm,
-            self.n_neighbors or 0, self._retrieval_link(),
+            self.n_neighbors or 0, self._retrieval_link(), embedding,
         )  # fmt: skip
 
     def _check_continuation(self, spec):
@@ -292,6 +298,16 @@ class BaseANN(
                 f"n_neighbors={fitted.n_neighbors or None}, the current "
                 f"parameters ask for n_neighbors={spec.n_neighbors or None}. Set "
                 "warm_start=False to train a new network."
+            )
+        embedding = ("numeric_embedding", "embedding_dim", "embedding_bins")
+        if any(getattr(fitted, a) != getattr(spec, a) for a in embedding):
+            raise ValueError(
+                "Cannot continue training: the fitted network was trained with "
+                + ", ".join(f"{a}={getattr(fitted, a)!r}" for a in embedding)
+                + ", the current parameters ask for "
+                + ", ".join(f"{a}={getattr(spec, a)!r}" for a in embedding)
+                + " (embedding_bins 0: not used). Set warm_start=False to "
+                "train a new network."
             )
         if fitted.batch_norm != spec.batch_norm:
             raise ValueError(
@@ -422,6 +438,19 @@ class BaseANN(
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+
+def _init_embedding(network, theta, state, X, sample_weight):
+    """A piecewise-linear embedding's bin edges, from the rows given to fit.
+
+    The edges are weighted quantiles of each feature over every row given to
+    the first fit (those early stopping holds out included, as for a scaler
+    in front of the network); warm starts and ``partial_fit`` keep them.
+    """
+    if network.spec.numeric_embedding != PIECEWISE_LINEAR:
+        return
+    edges = network.arrays(theta, state)["embedding_bin_edges"][0]
+    edges[...] = quantile_edges(X, network.spec.embedding_bins, sample_weight)
 
 
 def _check_weight_sum(sample_weight, name):

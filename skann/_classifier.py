@@ -285,6 +285,41 @@ class ANNClassifier(ClassifierMixin, BaseANN):
         warm start or ``partial_fit`` goes on from the fitted weights and
         ignores it.
 
+    numeric_embedding : {'periodic', 'piecewise_linear'}, default=None
+        A learned embedding of each input feature before the first hidden
+        layer, after Gorishniy et al. (2022), "On Embeddings for Numerical
+        Features in Tabular Deep Learning". Each feature ``x_j`` becomes
+        ``relu(e_j(x_j) W_j + b_j)``, ``embedding_dim`` numbers with its own
+        ``W_j`` and ``b_j``, and the first hidden layer takes the
+        ``n_features * embedding_dim`` of them. ``'periodic'`` (the paper's
+        PLR): ``e_j(x) = [cos(2 pi c_j x), sin(2 pi c_j x)]`` with
+        ``embedding_dim`` trained frequencies ``c_j`` per feature.
+        ``'piecewise_linear'`` (PLE): one entry per bin of
+        ``embedding_bins`` quantile bins of the feature, 0 below the bin, 1
+        above it, linear within; its bin edges are weighted quantiles
+        (``sample_weight``) of the rows given to the first fit and are kept
+        by warm starts and ``partial_fit``. A constant feature gets a
+        constant embedding. ``W`` is penalised by ``alpha``; frequencies and
+        biases are not. The fitted arrays are ``embedding_coefs_``,
+        ``embedding_intercepts_``, and ``embedding_frequencies_`` or
+        ``embedding_bin_edges_``. Sparse input is densified batch by batch.
+        None: no embedding, the network of scikit-learn's MLP estimators.
+
+    embedding_dim : int, default=24
+        Numbers per feature out of ``numeric_embedding`` (and frequencies
+        per feature of ``'periodic'``). The default is that of the authors'
+        package for the paper's embeddings.
+
+    embedding_scale : float, default=0.01
+        Standard deviation of the normal distribution the ``'periodic'``
+        frequencies start from (the authors' default; the paper finds it the
+        setting that matters most). Not used by ``'piecewise_linear'``.
+
+    embedding_bins : int, default=48
+        Number of quantile bins per feature of ``'piecewise_linear'`` (the
+        authors' default); ties among the quantiles leave fewer bins of
+        positive width. Not used by ``'periodic'``.
+
     Attributes
     ----------
     classes_ : ndarray or list of ndarray of shape (n_classes,)
@@ -463,6 +498,10 @@ class ANNClassifier(ClassifierMixin, BaseANN):
         class_weight=None,
         lr_cycles=4,
         output_init="glorot",
+        numeric_embedding=None,
+        embedding_dim=24,
+        embedding_scale=0.01,
+        embedding_bins=48,
     ):
         self._store_init_arguments(locals())
 

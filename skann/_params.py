@@ -18,6 +18,7 @@ from sklearn.utils._param_validation import (
 )
 
 from skann._core.activations import ACTIVATIONS
+from skann._core.embeddings import EMBEDDINGS, PERIODIC, PIECEWISE_LINEAR
 from skann._core.optimizers import OPTIMIZERS
 from skann._core.schedules import SCHEDULES
 
@@ -69,6 +70,18 @@ PARAMETER_CONSTRAINTS = {
     "n_neighbors": [None, Interval(Integral, 1, None, closed="left")],
     "lr_cycles": [Interval(Integral, 1, None, closed="left")],
     "output_init": [StrOptions({"glorot", "zeros"})],
+    "numeric_embedding": [None, StrOptions(set(EMBEDDINGS))],
+    "embedding_dim": [Interval(Integral, 1, None, closed="left")],
+    "embedding_scale": [Interval(Real, 0, None, closed="neither")],
+    "embedding_bins": [Interval(Integral, 1, None, closed="left")],
+}
+
+# The parameters of the numeric embeddings, with their defaults, and the
+# embeddings each one is read by.
+EMBEDDING_PARAMS = {
+    "embedding_dim": (24, EMBEDDINGS),
+    "embedding_scale": (0.01, (PERIODIC,)),
+    "embedding_bins": (48, (PIECEWISE_LINEAR,)),
 }
 
 # The estimator parameters each solver's optimizer is built from, in the
@@ -253,7 +266,24 @@ def check_training_params(estimator, incremental):
             f"warmup_epochs={est.warmup_epochs} with max_iter={est.max_iter} "
             "(the whole fit would run in the warm-up, below the full step)"
         )
+    ignored += _ignored_embedding_params(est)
     for what in ignored:
         warnings.warn(
             f"{type(est).__name__} ignores {what}.", UserWarning, stacklevel=2
         )
+
+
+def _ignored_embedding_params(est):
+    """Embedding parameters set away from their defaults that nothing reads."""
+    embedding = est.numeric_embedding
+    return [
+        f"{name}={getattr(est, name)!r} ("
+        + (
+            "numeric_embedding is None"
+            if embedding is None
+            else f"numeric_embedding={embedding!r} does not use it"
+        )
+        + ")"
+        for name, (default, readers) in EMBEDDING_PARAMS.items()
+        if embedding not in readers and getattr(est, name) != default
+    ]
