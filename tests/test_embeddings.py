@@ -392,3 +392,13 @@ def test_non_finite_input_is_refused_before_the_edges():
     X[3, 1] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         small(ANNRegressor, "piecewise_linear").fit(X, y)
+
+
+@pytest.mark.parametrize("embedding", EMBEDDINGS)
+def test_retrieval_without_hidden_layers_gates_on_the_embedding(embedding):
+    X, y = data(ANNRegressor)
+    model = fit_quietly(small(ANNRegressor, embedding, hidden_layer_sizes=(),
+                              n_neighbors=3), X, y)  # fmt: skip
+    # The gate reads the embedded features: 4 features of 4 numbers.
+    assert model.retrieval_gate_coefs_[0].shape == (16, 1)
+    assert np.all(np.isfinite(model.predict(X)))

@@ -209,33 +209,13 @@ class PiecewiseLinearEmbedding(_FeatureMaps):
         self.init_maps(rng, theta)
         self.edges.view(state).fill(0)
 
-    def encoding(self, state):
-        """Per bin ``(lower edge, 1 / width, lower clip, upper clip)``, each (p, B).
-
-        A bin of zero width has ``1 / width`` 0, so its entry is 0 for every
-        value; the first and the last bin of positive width are not clipped
-        below and above respectively.
-        """
-        edges = self.edges.view(state)
-        widths = np.diff(edges, axis=1)
-        active = widths > 0
-        inverse = np.divide(1.0, widths, out=np.zeros_like(widths), where=active)
-        low = np.zeros_like(widths)
-        high = np.ones_like(widths)
-        features = np.flatnonzero(active.any(axis=1))
-        first = np.argmax(active, axis=1)[features]
-        last = self.bins - 1 - np.argmax(active[:, ::-1], axis=1)[features]
-        low[features, first] = -np.inf
-        high[features, last] = np.inf
-        return edges[:, :-1], inverse, low, high
-
     def compile(self, ctx):
         E, map_forward, map_backward = self._compile_maps(ctx)
         # The edges are fixed once the plan is compiled: state is set before
         # training and never changed by it.
         lower, inverse, low, high = (
             a[:, np.newaxis, :].astype(ctx.dtype, copy=False)
-            for a in self.encoding(ctx.state)
+            for a in bin_encoding(self.edges.view(ctx.state))
         )
 
         def forward(A):
@@ -253,6 +233,26 @@ class PiecewiseLinearEmbedding(_FeatureMaps):
             map_backward(delta)
 
         return forward, backward
+
+
+def bin_encoding(edges):
+    """Per bin ``(lower edge, 1 / width, lower clip, upper clip)``, each (p, B).
+
+    ``edges`` (p, B + 1) are sorted per feature. A bin of zero width has
+    ``1 / width`` 0, so its entry is 0 for every value; the first bin of
+    positive width is not clipped below, the last not above.
+    """
+    widths = np.diff(edges, axis=1)
+    active = widths > 0
+    inverse = np.divide(1.0, widths, out=np.zeros_like(widths), where=active)
+    low = np.zeros_like(widths)
+    high = np.ones_like(widths)
+    features = np.flatnonzero(active.any(axis=1))
+    first = np.argmax(active, axis=1)[features]
+    last = widths.shape[1] - 1 - np.argmax(active[:, ::-1], axis=1)[features]
+    low[features, first] = -np.inf
+    high[features, last] = np.inf
+    return edges[:, :-1], inverse, low, high
 
 
 def quantile_edges(X, bins, sample_weight=None):

@@ -184,7 +184,7 @@ class Network:
         if spec.n_neighbors:
             self.retrieval = RetrievalHead(
                 self.layout, self.state_layout, spec.n_neighbors,
-                spec.layer_sizes[-1], spec.layer_sizes[-2], spec.retrieval_link,
+                spec.layer_sizes[-1], sizes[-2], spec.retrieval_link,
             )  # fmt: skip
             self.layers.append(self.retrieval)
         self.layout.finalize()

@@ -24,6 +24,7 @@ from skl2onnx.common.utils import (
 from sklearn.utils.validation import check_is_fitted
 
 from skann._core.layers import BATCH_NORM_EPSILON
+from skann.onnx._embedding import _add_embedding
 from skann.onnx._graph import (
     _INPUT_TYPES,
     _float_output_shape,
@@ -111,12 +112,13 @@ def _add_network(graph, model, X, output, fold_target=False):
         )
     # The raw output is the model's result when nothing follows it.
     raw_is_result = out_activation == "identity" and scaling is None
-    A = X
+    # A numeric embedding widens the features before the first layer.
+    A = _add_embedding(graph, model, X)
     for k, (W, b) in enumerate(layers):
         last = k == n_hidden
         if last and retrieving:
-            # The gate reads the last hidden layer's output, A (X itself
-            # without hidden layers).
+            # The gate reads the last hidden layer's output, A (the
+            # embedded or raw features without hidden layers).
             f = graph.affine(A, W, b, k)
             Z = _add_retrieval(graph, model, X, A, f, output if raw_is_result else None)
             if raw_is_result:
