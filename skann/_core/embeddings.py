@@ -150,15 +150,20 @@ class PeriodicEmbedding(_FeatureMaps):
         c = self.c.view(ctx.theta)
         E, map_forward, map_backward = self._compile_maps(ctx)
         cosines, sines = E[:, :, :k], E[:, :, k:]
-        # The phases 2 pi c x, then their cosines and sines in place in E.
+        # The phases x (2 pi c), then their cosines and sines in place in E.
         V = ctx.workspace.array(("embedding_phases", 0), n, p * k).reshape(p, n, k)
+        angular = np.empty((p, 1, k), ctx.dtype)
         held = [None]
         two_pi, training = 2 * np.pi, ctx.training
 
         def forward(A):
             X = _dense(A)
-            np.multiply(X.T[:, :, np.newaxis], c[:, np.newaxis, :], out=V)
-            np.multiply(V, two_pi, out=V)
+            np.multiply(c[:, np.newaxis, :], two_pi, out=angular)
+            np.multiply(X.T[:, :, np.newaxis], angular, out=V)
+            # In double precision NumPy computes cosines and sines one value
+            # at a time (6 to 17 ns per value on the machine measured, by the
+            # size of the phase); in single precision it vectorises them, 30
+            # times faster: the main cost of this layer in double.
             np.cos(V, out=cosines)
             np.sin(V, out=sines)
             if training:
@@ -180,8 +185,9 @@ class PeriodicEmbedding(_FeatureMaps):
             np.multiply(dE[:, :, k:], cosines, out=dE[:, :, k:])
             np.multiply(dE[:, :, :k], sines, out=dE[:, :, :k])
             np.subtract(dE[:, :, k:], dE[:, :, :k], out=V)
-            # dV / dc = 2 pi x, summed over the rows.
-            np.einsum("np,pnk->pk", held[0], V, out=dc)
+            # dV / dc = 2 pi x, summed over the rows: per feature a (1, n)
+            # by (n, k) product, twice as fast as the einsum.
+            np.matmul(held[0].T[:, np.newaxis, :], V, out=dc[:, np.newaxis, :])
             np.multiply(dc, two_pi, out=dc)
 
         return forward, backward

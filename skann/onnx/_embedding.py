@@ -39,16 +39,12 @@ def _add_embedding(graph, model, X):
     columns = graph.unsqueeze(columns, 2, "embedding_unsqueeze")
     if name == PERIODIC:
         c = np.asarray(model.embedding_frequencies_[0], np.float64)
-        # (x c) 2 pi, in skann's order of the products.
+        # x (2 pi c), as skann computes the phases.
         phases = graph.node(
             "Mul",
-            [columns, graph.constant("embedding_frequencies", c[:, None, :])],
-            "embedding_products",
-        )
-        phases = graph.node(
-            "Mul", [phases, graph.constant("embedding_two_pi", 2 * np.pi)],
+            [columns, graph.constant("embedding_frequencies", 2 * np.pi * c[:, None])],
             "embedding_phases",
-        )  # fmt: skip
+        )
         E = graph.node(
             "Concat",
             [
