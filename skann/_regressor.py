@@ -424,6 +424,26 @@ class ANNRegressor(RegressorMixin, BaseANN):
         Running variance of each hidden layer's affine output, used at
         prediction; None when ``batch_norm=False``.
 
+    embedding_coefs_ : list of one ndarray of shape (n_features, m, d) or None
+        The numeric embedding's per-feature weights, ``d = embedding_dim``
+        and ``m`` is ``2 * embedding_dim`` for ``'periodic'``,
+        ``embedding_bins`` for ``'piecewise_linear'``; None without
+        ``numeric_embedding``. The
+        first weight matrix of ``coefs_`` then has
+        ``n_features * embedding_dim`` rows.
+
+    embedding_intercepts_ : list of one ndarray of shape (n_features, d) or None
+        The numeric embedding's per-feature biases; None without
+        ``numeric_embedding``.
+
+    embedding_frequencies_ : list of one ndarray of shape (n_features, d) or None
+        The trained frequencies of ``numeric_embedding='periodic'``; None
+        otherwise.
+
+    embedding_bin_edges_ : list of one ndarray of shape (n_features, m + 1) or None
+        The bin edges of ``numeric_embedding='piecewise_linear'``, sorted
+        per feature and set at the first fit; None otherwise.
+
     n_outputs_ : int
         Number of output units.
 
