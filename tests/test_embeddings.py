@@ -402,3 +402,17 @@ def test_retrieval_without_hidden_layers_gates_on_the_embedding(embedding):
     # The gate reads the embedded features: 4 features of 4 numbers.
     assert model.retrieval_gate_coefs_[0].shape == (16, 1)
     assert np.all(np.isfinite(model.predict(X)))
+
+
+@pytest.mark.parametrize("embedding", EMBEDDINGS)
+def test_predict_in_row_chunks_matches_one_pass(monkeypatch, embedding):
+    rng = np.random.RandomState(0)
+    X = rng.randn(50, 3)
+    network = make_network(embedding)
+    theta, state = init_network(network, X, rng)
+    whole = network.predict(theta, state, X)
+    # Chunks of 7 rows: the work arrays of a row are the embedding's too.
+    monkeypatch.setattr(
+        "skann._core.network._PREDICT_CHUNK_BYTES", 7 * network.row_width * 8
+    )
+    assert_allclose(network.predict(theta, state, X), whole, rtol=1e-14)
