@@ -270,10 +270,8 @@ class BaseANN(
         if not n_hidden:
             # No hidden layer: the output layer's gain is that of the one name.
             activations = self.activation if isinstance(self.activation, str) else ()
-        embedding = (
-            self.numeric_embedding, self.embedding_dim, self.embedding_bins,
-            self.embedding_scale,
-        )  # fmt: skip
+        embedding = (self.numeric_embedding, self.embedding_dim)
+        embedding += (self.embedding_bins, self.embedding_scale)
         return NetworkSpec.build(
             [n_features, *hidden, n_outputs], activations, dropout, self.batch_norm,
             self.n_neighbors or 0, self._retrieval_link(), embedding,
