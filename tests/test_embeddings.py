@@ -23,7 +23,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 from skann import ANNClassifier, ANNRegressor
 from skann._core.embeddings import quantile_edges
 from skann._core.losses import LOSSES
-from skann._core.network import Network, NetworkSpec
+from skann._core.network import Network, NetworkSpec, n_init_draws
 from skann._core.objective import Objective
 from tests.conftest import numerical_gradient
 
@@ -132,22 +132,17 @@ def test_penalty_covers_the_embedding_maps_not_frequencies_or_biases():
 
 
 def test_init_draws_embedding_after_glorot_and_frequencies_are_normal():
-    plain = Network(NetworkSpec.build([3, 12, 2], "relu"))
     network = make_network("periodic", n_features=3, hidden=(), n_outputs=2,
                            dim=4, scale=0.5)  # fmt: skip
-    # The first affine layer takes 3 * 4 columns: the plain network with 12
+    # The first affine layer takes 3 * 4 columns: a plain network with 12
     # inputs draws the same affine weights from the same seed.
+    plain = Network(NetworkSpec.build([12, 2], "relu"))
     theta, _ = network.init(np.random.RandomState(0))
-    plain_theta, _ = Network(NetworkSpec.build([12, 2], "relu")).init(
-        np.random.RandomState(0)
-    )
+    plain_theta, _ = plain.init(np.random.RandomState(0))
     arrays = network.arrays(theta, np.empty(0))
-    plain_arrays = Network(NetworkSpec.build([12, 2], "relu")).arrays(
-        plain_theta, np.empty(0)
-    )
+    plain_arrays = plain.arrays(plain_theta, np.empty(0))
     assert_array_equal(arrays["coefs"][0], plain_arrays["coefs"][0])
     assert_array_equal(arrays["intercepts"][0], plain_arrays["intercepts"][0])
-    assert plain.size > 0
     # Large scale, many frequencies: their spread is the scale.
     big = make_network("periodic", n_features=50, hidden=(), dim=40, scale=0.5)
     theta, _ = big.init(np.random.RandomState(0))
@@ -419,3 +414,14 @@ def test_predict_in_row_chunks_matches_one_pass(monkeypatch, embedding):
         "skann._core.network._PREDICT_CHUNK_BYTES", 7 * network.row_width * 8
     )
     assert_allclose(network.predict(theta, state, X), whole, rtol=1e-14)
+
+
+@pytest.mark.parametrize("embedding", EMBEDDINGS)
+def test_init_takes_a_fixed_number_of_uniform_draws(embedding):
+    network = make_network(embedding, hidden=(5, 4))
+    rng = np.random.RandomState(0)
+    network.init(rng)
+    sizes = [3 * 4, 5, 4, 2]  # the affine layers after the embedding
+    expected = np.random.RandomState(0)
+    expected.random_sample(n_init_draws(sizes) + network.embedding.init_draws())
+    assert rng.random_sample() == expected.random_sample()

@@ -49,8 +49,9 @@ class _FeatureMaps:
     """The per-feature affine maps and ReLU shared by both embeddings.
 
     Declares ``W`` (p, m, d) among the weights and ``b`` (p, d) among the
-    biases; subclasses fill ``E`` (p, n, m) in their forward pass and call
-    ``_map``, and backpropagate through ``_map_backward``.
+    biases. ``_compile_maps`` returns the work array ``E`` (p, n, m), which
+    a subclass's forward pass fills before calling the maps' forward, and
+    the maps' backward.
     """
 
     row_separable = True
@@ -106,7 +107,10 @@ class _FeatureMaps:
         dZ = space.array(("embedding_delta", 0), n, p * d).reshape(p, n, d)
 
         def backward(delta):
-            """``d objective / d E`` from the delta of the output, (p, n, m)."""
+            """The gradients of ``W`` and ``b`` from the delta of the output.
+
+            Returns the delta of the pre-activations ``Z``, (p, n, d).
+            """
             # ReLU's derivative: the delta where the unit is active.
             np.multiply(delta.reshape(n, p, d).transpose(1, 0, 2), Z > 0, out=dZ)
             np.matmul(E.transpose(0, 2, 1), dZ, out=dW)
