@@ -20,6 +20,7 @@ from sklearn.utils.validation import (
 
 from skann._callbacks import CallbackSupportMixin, fit_task
 from skann._core.activations import ACTIVATIONS
+from skann._core.embeddings import PIECEWISE_LINEAR, quantile_edges
 from skann._core.losses import LOSSES
 from skann._core.network import Network, NetworkSpec
 from skann._core.objective import Objective
@@ -186,6 +187,7 @@ class BaseANN(
                 rng, X.dtype, zero_output=self.output_init == "zeros"
             )
             self._init_retrieval(network, theta, state, X_net)
+            _init_embedding(network, theta, state, X, sample_weight)
         progress = self._progress(theta, incremental, continuing)
         objective = Objective(
             network, self._make_loss(self._loss_name), self.alpha, state, rng
@@ -268,10 +270,13 @@ class BaseANN(
         if not n_hidden:
             # No hidden layer: the output layer's gain is that of the one name.
             activations = self.activation if isinstance(self.activation, str) else ()
+        embedding = (self.numeric_embedding, self.embedding_dim)
+        embedding += (self.embedding_bins, self.embedding_scale)
         return NetworkSpec.build(
             [n_features, *hidden, n_outputs], activations, dropout, self.batch_norm,
-            self.n_neighbors or 0, self._retrieval_link(), self.ensemble_size,
-            self.ensemble_style, LOSSES[self._loss_name].out_activation,
+            self.n_neighbors or 0, self._retrieval_link(), embedding,
+            self.ensemble_size, self.ensemble_style,
+            LOSSES[self._loss_name].out_activation,
         )  # fmt: skip
 
     def _check_continuation(self, spec):
@@ -294,16 +299,20 @@ class BaseANN(
                 f"parameters ask for n_neighbors={spec.n_neighbors or None}. Set "
                 "warm_start=False to train a new network."
             )
-        members = ("ensemble_size", "ensemble_style")
-        if [getattr(fitted, m) for m in members] != [getattr(spec, m) for m in members]:
-            raise ValueError(
-                "Cannot continue training: the fitted network was trained with "
-                f"ensemble_size={fitted.ensemble_size}, "
-                f"ensemble_style={fitted.ensemble_style!r}; the current parameters "
-                f"ask for ensemble_size={spec.ensemble_size}, "
-                f"ensemble_style={spec.ensemble_style!r}. Set warm_start=False to "
-                "train a new network."
-            )
+        for names, note in (
+            (("numeric_embedding", "embedding_dim", "embedding_bins"),
+             " (embedding_bins 0: not used)"),
+            (("ensemble_size", "ensemble_style"), ""),
+        ):  # fmt: skip
+            if any(getattr(fitted, a) != getattr(spec, a) for a in names):
+                raise ValueError(
+                    "Cannot continue training: the fitted network was trained "
+                    "with "
+                    + ", ".join(f"{a}={getattr(fitted, a)!r}" for a in names)
+                    + ", the current parameters ask for "
+                    + ", ".join(f"{a}={getattr(spec, a)!r}" for a in names)
+                    + f"{note}. Set warm_start=False to train a new network."
+                )
         if fitted.batch_norm != spec.batch_norm:
             raise ValueError(
                 f"Cannot continue training: the fitted network was trained with "
@@ -433,6 +442,19 @@ class BaseANN(
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+
+def _init_embedding(network, theta, state, X, sample_weight):
+    """A piecewise-linear embedding's bin edges, from the rows given to fit.
+
+    The edges are weighted quantiles of each feature over every row given to
+    the first fit (those early stopping holds out included, as for a scaler
+    in front of the network); warm starts and ``partial_fit`` keep them.
+    """
+    if network.spec.numeric_embedding != PIECEWISE_LINEAR:
+        return
+    edges = network.arrays(theta, state)["embedding_bin_edges"][0]
+    edges[...] = quantile_edges(X, network.spec.embedding_bins, sample_weight)
 
 
 def _check_weight_sum(sample_weight, name):

@@ -309,6 +309,40 @@ class ANNClassifier(ClassifierMixin, BaseANN):
         the hidden layers, their biases included, are shared, and each member
         keeps its own output layer. Ignored, with a warning, when
         ``ensemble_size=1``.
+    numeric_embedding : {'periodic', 'piecewise_linear'}, default=None
+        A learned embedding of each input feature before the first hidden
+        layer, after Gorishniy et al. (2022), "On Embeddings for Numerical
+        Features in Tabular Deep Learning". Each feature ``x_j`` becomes
+        ``relu(e_j(x_j) W_j + b_j)``, ``embedding_dim`` numbers with its own
+        ``W_j`` and ``b_j``, and the first hidden layer takes the
+        ``n_features * embedding_dim`` of them. ``'periodic'`` (the paper's
+        PLR): ``e_j(x) = [cos(2 pi c_j x), sin(2 pi c_j x)]`` with
+        ``embedding_dim`` trained frequencies ``c_j`` per feature.
+        ``'piecewise_linear'`` (PLE): one entry per bin of
+        ``embedding_bins`` quantile bins of the feature, 0 below the bin, 1
+        above it, linear within; its bin edges are weighted quantiles
+        (``sample_weight``) of the rows given to the first fit and are kept
+        by warm starts and ``partial_fit``. A constant feature gets a
+        constant embedding. ``W`` is penalised by ``alpha``; frequencies and
+        biases are not. The fitted arrays are ``embedding_coefs_``,
+        ``embedding_intercepts_``, and ``embedding_frequencies_`` or
+        ``embedding_bin_edges_``. Sparse input is densified batch by batch.
+        None: no embedding, the network of scikit-learn's MLP estimators.
+
+    embedding_dim : int, default=24
+        Numbers per feature out of ``numeric_embedding`` (and frequencies
+        per feature of ``'periodic'``). The default is that of the authors'
+        package for the paper's embeddings.
+
+    embedding_scale : float, default=0.01
+        Standard deviation of the normal distribution the ``'periodic'``
+        frequencies start from (the authors' default; the paper finds it the
+        setting that matters most). Not used by ``'piecewise_linear'``.
+
+    embedding_bins : int, default=48
+        Number of quantile bins per feature of ``'piecewise_linear'`` (the
+        authors' default); ties among the quantiles leave fewer bins of
+        positive width. Not used by ``'periodic'``.
 
     Attributes
     ----------
@@ -402,6 +436,26 @@ class ANNClassifier(ClassifierMixin, BaseANN):
     batch_norm_vars_ : list of ndarray of shape (n_units,) or None
         Running variance of each hidden layer's affine output, used at
         prediction; None when ``batch_norm=False``.
+
+    embedding_coefs_ : list of one ndarray of shape (n_features, m, d) or None
+        The numeric embedding's per-feature weights, ``d = embedding_dim``
+        and ``m`` is ``2 * embedding_dim`` for ``'periodic'``,
+        ``embedding_bins`` for ``'piecewise_linear'``; None without
+        ``numeric_embedding``. The
+        first weight matrix of ``coefs_`` then has
+        ``n_features * embedding_dim`` rows.
+
+    embedding_intercepts_ : list of one ndarray of shape (n_features, d) or None
+        The numeric embedding's per-feature biases; None without
+        ``numeric_embedding``.
+
+    embedding_frequencies_ : list of one ndarray of shape (n_features, d) or None
+        The trained frequencies of ``numeric_embedding='periodic'``; None
+        otherwise.
+
+    embedding_bin_edges_ : list of one ndarray of shape (n_features, m + 1) or None
+        The bin edges of ``numeric_embedding='piecewise_linear'``, sorted
+        per feature and set at the first fit; None otherwise.
 
     n_outputs_ : int
         Number of output units.
@@ -504,6 +558,10 @@ class ANNClassifier(ClassifierMixin, BaseANN):
         output_init="glorot",
         ensemble_size=1,
         ensemble_style="full",
+        numeric_embedding=None,
+        embedding_dim=24,
+        embedding_scale=0.01,
+        embedding_bins=48,
     ):
         self._store_init_arguments(locals())
 

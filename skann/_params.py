@@ -18,6 +18,7 @@ from sklearn.utils._param_validation import (
 )
 
 from skann._core.activations import ACTIVATIONS
+from skann._core.embeddings import EMBEDDINGS, PERIODIC, PIECEWISE_LINEAR
 from skann._core.optimizers import OPTIMIZERS
 from skann._core.schedules import SCHEDULES
 
@@ -71,6 +72,18 @@ PARAMETER_CONSTRAINTS = {
     "output_init": [StrOptions({"glorot", "zeros"})],
     "ensemble_size": [Interval(Integral, 1, None, closed="left")],
     "ensemble_style": [StrOptions({"full", "mini"})],
+    "numeric_embedding": [None, StrOptions(set(EMBEDDINGS))],
+    "embedding_dim": [Interval(Integral, 1, None, closed="left")],
+    "embedding_scale": [Interval(Real, 0, None, closed="neither")],
+    "embedding_bins": [Interval(Integral, 1, None, closed="left")],
+}
+
+# The parameters of the numeric embeddings, with their defaults, and the
+# embeddings each one is read by.
+EMBEDDING_PARAMS = {
+    "embedding_dim": (24, EMBEDDINGS),
+    "embedding_scale": (0.01, (PERIODIC,)),
+    "embedding_bins": (48, (PIECEWISE_LINEAR,)),
 }
 
 # The estimator parameters each solver's optimizer is built from, in the
@@ -261,6 +274,7 @@ def check_training_params(estimator, incremental):
             f"warmup_epochs={est.warmup_epochs} with max_iter={est.max_iter} "
             "(the whole fit would run in the warm-up, below the full step)"
         )
+    ignored += _ignored_embedding_params(est)
     for what in ignored:
         warnings.warn(
             f"{type(est).__name__} ignores {what}.", UserWarning, stacklevel=2
@@ -283,3 +297,19 @@ def _check_ensemble(est):
             f"ensemble_size={est.ensemble_size} cannot be combined with {clash}. "
             "Set ensemble_size=1, or change the other option."
         )
+
+
+def _ignored_embedding_params(est):
+    """Embedding parameters set away from their defaults that nothing reads."""
+    embedding = est.numeric_embedding
+    return [
+        f"{name}={getattr(est, name)!r} ("
+        + (
+            "numeric_embedding is None"
+            if embedding is None
+            else f"numeric_embedding={embedding!r} does not use it"
+        )
+        + ")"
+        for name, (default, readers) in EMBEDDING_PARAMS.items()
+        if embedding not in readers and getattr(est, name) != default
+    ]

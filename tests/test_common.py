@@ -119,6 +119,8 @@ def expected_failed_checks(estimator):
         ANNRegressor(random_state=0, output_init="zeros", batch_norm=True),
         ANNClassifier(random_state=0, ensemble_size=4),
         ANNRegressor(random_state=0, ensemble_size=3, ensemble_style="mini"),
+        ANNClassifier(random_state=0, numeric_embedding="periodic"),
+        ANNRegressor(random_state=0, numeric_embedding="piecewise_linear"),
         # A larger step: with the default one 200 epochs fit the checks'
         # data poorly (R^2 0.38 where check_regressors_train asks for 0.5).
         ANNRegressor(random_state=0, loss="poisson", learning_rate=0.01),

@@ -720,3 +720,46 @@ def test_ensemble_multilabel():
     Y = (X[:, :3] > 0).astype(int)
     model = ANNClassifier((8,), ensemble_size=3, ensemble_style="mini", max_iter=30)
     _check_classifier(model.fit(X, Y), X_test)
+
+
+# -- Numeric embeddings --------------------------------------------------------
+
+
+@pytest.mark.parametrize("embedding", ["periodic", "piecewise_linear"])
+@pytest.mark.parametrize("hidden", [(6,), ()])
+def test_numeric_embedding_regressor(embedding, hidden):
+    X, X_test = _rows()
+    # Tied values and a constant feature: bins of zero width.
+    X[:, 2] = np.round(X[:, 2])
+    X[:, 3] = 1.0
+    model = ANNRegressor(
+        hidden, numeric_embedding=embedding, embedding_dim=3, target_scaling="standard",
+        max_iter=30, random_state=0,
+    ).fit(X, _regression_target(X, 2))  # fmt: skip
+    _check_regressor(model, X_test)
+
+
+@pytest.mark.parametrize("embedding", ["periodic", "piecewise_linear"])
+@pytest.mark.parametrize("kind", ["binary", "multiclass"])
+def test_numeric_embedding_classifier(embedding, kind):
+    X, X_test = _rows()
+    y = _classification_targets(X)[kind]
+    model = ANNClassifier(
+        (6,), numeric_embedding=embedding, embedding_dim=3, batch_norm=True,
+        max_iter=30, random_state=0,
+    ).fit(X, y)  # fmt: skip
+    _check_classifier(model, X_test)
+
+
+@pytest.mark.parametrize("embedding", ["periodic", "piecewise_linear"])
+def test_numeric_embedding_with_retrieval_in_a_pipeline(embedding):
+    X, X_test = _retrieval_rows()
+    y = _regression_target(X)
+    model = make_pipeline(
+        StandardScaler(),
+        ANNRegressor(
+            (6,), numeric_embedding=embedding, embedding_dim=3, n_neighbors=4,
+            max_iter=30, random_state=0,
+        ),
+    ).fit(X, y)  # fmt: skip
+    _check_regressor(model, X_test)

@@ -151,6 +151,20 @@ CASES = {
         lambda: ANNRegressor(solver="lbfgs", loss="quantile", quantile=0.8, **SMALL),
         _regression,
     ),
+    "periodic-embedding": (
+        lambda: ANNClassifier(numeric_embedding="periodic", embedding_dim=4, **SMALL),
+        _multiclass,
+    ),
+    "piecewise-linear-embedding": (
+        lambda: ANNRegressor(
+            numeric_embedding="piecewise_linear",
+            embedding_dim=4,
+            embedding_bins=8,
+            n_neighbors=3,
+            **SMALL,
+        ),
+        _regression,
+    ),
 }
 
 # Cases that partial_fit can go on with (not early stopping, not 'balanced'
@@ -165,6 +179,8 @@ INCREMENTAL = [
     "dropout-batch-norm-ema",
     "sgd-swa-class-weight",
     "ensemble",
+    "periodic-embedding",
+    "piecewise-linear-embedding",
 ]
 
 

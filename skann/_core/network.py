@@ -10,6 +10,11 @@ import numpy as np
 import scipy.sparse as sp
 
 from skann._core.activations import ACTIVATIONS
+from skann._core.embeddings import (
+    PERIODIC,
+    PeriodicEmbedding,
+    PiecewiseLinearEmbedding,
+)
 from skann._core.ensemble import EnsembleLinear, EnsembleMean
 from skann._core.layers import (
     ActivationLayer,
@@ -35,6 +40,9 @@ class NetworkSpec(NamedTuple):
     ``layer_sizes`` runs from the number of inputs through the hidden layers
     to the number of outputs; ``activations`` and ``dropout`` hold one entry
     per hidden layer; ``init_gains`` one Glorot gain per affine layer.
+    ``layer_sizes[0]`` is the number of input features even when a numeric
+    embedding widens them to ``layer_sizes[0] * embedding_dim`` columns
+    before the first affine layer.
     """
 
     layer_sizes: tuple
@@ -46,6 +54,14 @@ class NetworkSpec(NamedTuple):
     # their vote to the raw output ('identity', 'log' or 'logit').
     n_neighbors: int = 0
     retrieval_link: str = "identity"
+    # Numeric embedding of each input feature (None: none; see
+    # skann._core.embeddings): its output width per feature, its number of
+    # bins ('piecewise_linear') and the scale of its initial frequencies
+    # ('periodic', which has embedding_dim frequencies per feature).
+    numeric_embedding: str | None = None
+    embedding_dim: int = 0
+    embedding_bins: int = 0
+    embedding_scale: float = 0.0
     # One-pass ensemble: members (1: a single network), style ('full' or
     # 'mini') and the output activation their predictions are averaged under.
     ensemble_size: int = 1
@@ -55,8 +71,8 @@ class NetworkSpec(NamedTuple):
     @classmethod
     def build(
         cls, layer_sizes, activation, dropout=0.0, batch_norm=False, n_neighbors=0,
-        retrieval_link="identity", ensemble_size=1, ensemble_style="full",
-        ensemble_link="identity",
+        retrieval_link="identity", embedding=None, ensemble_size=1,
+        ensemble_style="full", ensemble_link="identity",
     ):  # fmt: skip
         """A spec from an activation name (or one per hidden layer) and rates.
 
@@ -64,6 +80,7 @@ class NetworkSpec(NamedTuple):
         feeds; the output layer takes the last hidden layer's, and a network
         without hidden layers that of a single ``activation`` name: the
         choices scikit-learn makes for one activation everywhere.
+        ``embedding`` is None or ``(name, dim, bins, scale)``.
         """
         layer_sizes = tuple(int(n) for n in layer_sizes)
         n_hidden = len(layer_sizes) - 2
@@ -81,16 +98,46 @@ class NetworkSpec(NamedTuple):
             )
         return cls(
             layer_sizes, names, rates, bool(batch_norm), tuple(gains),
-            int(n_neighbors or 0), retrieval_link, int(ensemble_size), ensemble_style,
+            int(n_neighbors or 0), retrieval_link,
+            *_embedding_fields(embedding), int(ensemble_size), ensemble_style,
             ensemble_link,
         )  # fmt: skip
+
+
+def _embedding_fields(embedding):
+    """The spec's embedding fields from ``(name, dim, bins, scale)`` or None."""
+    if embedding is None or embedding[0] is None:
+        return None, 0, 0, 0.0
+    name, dim, bins, scale = embedding
+    if name == PERIODIC:
+        return name, int(dim), 0, float(scale)
+    return name, int(dim), int(bins), 0.0
+
+
+def _build_embedding(spec, layout, state_layout):
+    """The embedding layer of ``spec``, or None."""
+    if spec.numeric_embedding is None:
+        return None
+    p, dim = spec.layer_sizes[0], spec.embedding_dim
+    if spec.numeric_embedding == PERIODIC:
+        return PeriodicEmbedding(layout, p, dim, dim, spec.embedding_scale)
+    return PiecewiseLinearEmbedding(layout, state_layout, p, spec.embedding_bins, dim)
 
 
 # The layer types a network is built from: their trainable arrays and state
 # are the fitted model's per-layer arrays, by name.
 LAYER_TYPES = (
-    Affine, BatchNorm, ActivationLayer, Dropout, RetrievalHead, EnsembleLinear,
-)  # fmt: skip
+    PeriodicEmbedding,
+    PiecewiseLinearEmbedding,
+    Affine,
+    BatchNorm,
+    ActivationLayer,
+    Dropout,
+    RetrievalHead,
+    EnsembleLinear,
+)
+# Each name once: both embeddings, the affine layers and an ensemble's have
+# coefficients and intercepts.
 FITTED_ARRAYS = tuple(
     dict.fromkeys(
         name for kind in LAYER_TYPES for name in (*kind.param_names, *kind.state_names)
@@ -105,7 +152,10 @@ class Network:
     dropout (if its rate is positive); then the output affine layer, whose
     output is the raw network output before the loss's link. A retrieving
     network (``n_neighbors``) takes its context after the features, splits
-    it off first, and mixes the neighbours' vote into the output last.
+    it off first, and mixes the neighbours' vote into the output last. A
+    numeric embedding comes before the first affine layer (after the split
+    of a retrieving network's input), which then takes its ``p * dim``
+    columns.
     """
 
     def __init__(self, spec):
@@ -115,7 +165,12 @@ class Network:
         n_hidden = len(spec.layer_sizes) - 2
         if spec.n_neighbors:
             self.layers.append(ContextSplit(spec.layer_sizes[0]))
-        for k, (fan_in, fan_out) in enumerate(pairwise(spec.layer_sizes)):
+        self.embedding = _build_embedding(spec, self.layout, self.state_layout)
+        sizes = list(spec.layer_sizes)
+        if self.embedding is not None:
+            self.layers.append(self.embedding)
+            sizes[0] = self.embedding.out_width
+        for k, (fan_in, fan_out) in enumerate(pairwise(sizes)):
             normalised = spec.batch_norm and k < n_hidden
             affine = self._affine(k, fan_in, fan_out, normalised)
             if k == n_hidden and spec.n_neighbors:
@@ -136,7 +191,7 @@ class Network:
         if spec.n_neighbors:
             self.retrieval = RetrievalHead(
                 self.layout, self.state_layout, spec.n_neighbors,
-                spec.layer_sizes[-1], spec.layer_sizes[-2], spec.retrieval_link,
+                spec.layer_sizes[-1], sizes[-2], spec.retrieval_link,
             )  # fmt: skip
             self.layers.append(self.retrieval)
         if spec.ensemble_size > 1:
@@ -146,10 +201,15 @@ class Network:
         self.size, self.state_size = self.layout.size, self.state_layout.size
         self.row_separable = all(layer.row_separable for layer in self.layers)
         # Multiply-adds of one forward pass per row, to size row blocks.
-        self.work_per_row = spec.ensemble_size * sum(
-            a * b for a, b in pairwise(spec.layer_sizes)
-        )
-        self.max_width = max(spec.layer_sizes[1:])
+        # An ensemble's layers after the embedding take k rows per row.
+        k = spec.ensemble_size
+        self.work_per_row = k * sum(a * b for a, b in pairwise(sizes))
+        self.max_width = max(sizes)
+        # Entries of one row's work arrays at prediction.
+        self.row_width = k * sum(sizes[1:])
+        if self.embedding is not None:
+            self.work_per_row += self.embedding.work_per_row()
+            self.row_width += self.embedding.row_width()
 
     def _affine(self, k, fan_in, fan_out, normalised):
         """The ``k``-th affine layer: a plain one, or an ensemble's."""
@@ -209,8 +269,9 @@ class Network:
 
         Draws ``W`` then ``b`` layer by layer from ``rng`` in float64, the
         order and precision scikit-learn uses, so the same seed gives the same
-        network. With ``zero_output`` the output layer's weights and biases
-        are zero. Returns the flat parameter and state vectors.
+        network. A numeric embedding's draws follow all of these. With
+        ``zero_output`` the output layer's weights and biases are zero.
+        Returns the flat parameter and state vectors.
         """
         theta = np.empty(self.size, dtype)
         state = np.empty(self.state_size, dtype)
@@ -223,6 +284,10 @@ class Network:
             own = getattr(affine, "own_weights", False)
             shape = affine.b.shape if own else fan_out
             affine.b.view(theta)[...] = rng.uniform(-bound, bound, shape)
+        if self.embedding is not None:
+            # After every Glorot draw: the other layers start as they would
+            # on a network of the same shapes without the embedding.
+            self.embedding.init(rng, theta, state)
         for affine in self.affines:
             if hasattr(affine, "init"):
                 affine.init(rng, theta)
@@ -296,7 +361,7 @@ class Network:
             in consecutive rows.
         """
         n, k = X.shape[0], self.spec.ensemble_size
-        row_bytes = k * sum(self.spec.layer_sizes[1:]) * theta.dtype.itemsize
+        row_bytes = self.row_width * theta.dtype.itemsize
         chunk = int(min(n, max(1, _PREDICT_CHUNK_BYTES // row_bytes)))
         sparse = sp.issparse(X)
         key = (chunk, sparse, theta.dtype) + (("members",) if members else ())

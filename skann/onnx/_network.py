@@ -24,6 +24,7 @@ from skl2onnx.common.utils import (
 from sklearn.utils.validation import check_is_fitted
 
 from skann._core.layers import BATCH_NORM_EPSILON
+from skann.onnx._embedding import _add_embedding
 from skann.onnx._ensemble import _add_ensemble, _is_ensemble
 from skann.onnx._graph import (
     _INPUT_TYPES,
@@ -95,7 +96,8 @@ def _add_network(graph, model, X, output, fold_target=False):
     the result.
     """
     if _is_ensemble(model):
-        return _add_ensemble(graph, model, X, output, fold_target)
+        A = _add_embedding(graph, model, X)
+        return _add_ensemble(graph, model, A, output, fold_target)
     layers = _folded_layers(model)
     scaling = _target_scaling(model) if fold_target else None
     out_activation = model.out_activation_
@@ -114,12 +116,13 @@ def _add_network(graph, model, X, output, fold_target=False):
         )
     # The raw output is the model's result when nothing follows it.
     raw_is_result = out_activation == "identity" and scaling is None
-    A = X
+    # A numeric embedding widens the features before the first layer.
+    A = _add_embedding(graph, model, X)
     for k, (W, b) in enumerate(layers):
         last = k == n_hidden
         if last and retrieving:
-            # The gate reads the last hidden layer's output, A (X itself
-            # without hidden layers).
+            # The gate reads the last hidden layer's output, A (the
+            # embedded or raw features without hidden layers).
             f = graph.affine(A, W, b, k)
             Z = _add_retrieval(graph, model, X, A, f, output if raw_is_result else None)
             if raw_is_result:
