@@ -69,7 +69,10 @@ def parse_args(argv=None):
     )  # fmt: skip
     parser.add_argument(
         "--variant-workloads", default=None,
-        help="run the variants on these workloads only (default: all run)",
+        help=(
+            "run the variants on these fit and predict workloads only "
+            "(default: every workload run)"
+        ),
     )  # fmt: skip
     args = parser.parse_args(argv)
     if args.repeats is None:
@@ -93,19 +96,13 @@ def parse_args(argv=None):
     except ValueError as exc:
         parser.error(f"bad --variants entry {exc}")
     if args.variant_workloads is None:
-        args.variant_workloads = [w for w in args.workloads if w in WORKLOADS]
+        args.variant_workloads = list(args.workloads)
     else:
         args.variant_workloads = [
             w.strip() for w in args.variant_workloads.split(",") if w.strip()
         ]
         if not set(args.variant_workloads) <= set(args.workloads):
             parser.error("--variant-workloads must be among the --workloads run")
-        predict = sorted(set(args.variant_workloads) & set(PREDICT_WORKLOADS))
-        if predict:
-            parser.error(
-                "--variant-workloads: variants time fit workloads only, not "
-                + ", ".join(predict)
-            )
     if args.baseline is not None and not os.path.isfile(
         os.path.join(args.baseline, "skann", "__init__.py")
     ):
@@ -143,6 +140,10 @@ def run(args):
     results, predict_results = [], []
     models = FittedModels(args.quick, log)
     for name in args.workloads:
+        libraries = [SKANN, *extra]
+        if name in args.variant_workloads:
+            libraries += variants
+        libraries.append(SKLEARN)
         if name in PREDICT_WORKLOADS:
             workload = PREDICT_WORKLOADS[name].scaled(args.quick)
             log(f"{name}: predict on {workload.n_rows} rows, {workload.calls} calls")
@@ -150,17 +151,12 @@ def run(args):
                 for dtype in args.dtype:
                     predict_results.append(
                         run_predict_workload(
-                            workload, kind, dtype, args.repeats, models, log,
-                            [SKANN, *extra, SKLEARN],
+                            workload, kind, dtype, args.repeats, models, log, libraries
                         )
-                    )  # fmt: skip
+                    )
             continue
         workload = WORKLOADS[name].scaled(args.quick, args.epochs.get(name))
         log(f"{name}: {workload.description}, {workload.shape()}")
-        libraries = [SKANN, *extra]
-        if name in args.variant_workloads:
-            libraries += variants
-        libraries.append(SKLEARN)
         for dtype in args.dtype:
             results.append(
                 run_workload(

@@ -178,8 +178,8 @@ def render_extra_runs(results, baseline):
     return lines
 
 
-def render_predict(results, baseline, quick):
-    """The "Time per predict call" section and its individual runs."""
+def render_predict(results, baseline, variants, quick):
+    """The "Time per predict call" sections: times, variants and every run."""
     extra = baseline is not None
     fitted = PREDICT_FITS["regressor"].scaled(quick)
     lines = [
@@ -193,55 +193,134 @@ def render_predict(results, baseline, quick):
             f"dtype ({fitted.n_samples} rows, adam, {fitted.epochs} epochs; "
             "the classifier on "
             f"{PREDICT_N_CLASSES} classes) with the same settings and "
-            "random_state, then timed on standard normal rows. *per call* is the "
-            "median over the repeats of a run's seconds over its calls; *ratio* is "
+            "random_state, then timed on standard normal rows: `predict` of both "
+            "models and `predict_proba` of the classifier, each *method* timed in "
+            "its own runs within the same alternation. *per call* is the median "
+            "over the repeats of a run's seconds over its calls; *ratio* is "
             "skann's over scikit-learn's, below 1 skann is faster. *max abs diff* "
-            "is the largest difference between the two libraries' predictions "
-            "(the classifier's probabilities) on those rows."
+            "is the largest difference between the two libraries' outputs on "
+            "those rows: the regressor's predictions and the classifier's "
+            "probabilities (its labels follow from them)."
         ),
         "",
     ]
     header = [
-        "workload", "model", "dtype", "rows", "calls per run", "skann per call",
-        "sklearn per call", "ratio",
+        "workload", "model", "method", "dtype", "rows", "calls per run",
+        "skann per call", "sklearn per call", "ratio",
     ]  # fmt: skip
     if extra:
         header += ["baseline per call", "skann / baseline"]
     header.append("max abs diff")
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for r in results:
+    for r, method in _predict_rows(results):
         w = r.workload
         row = [
-            w.name, r.kind, r.dtype, f"{w.n_rows:,}", str(w.calls),
-            _fmt_time(r.per_call("skann")), _fmt_time(r.per_call("sklearn")),
-            f"{r.ratio:.3f}",
+            w.name, r.kind, method, r.dtype, f"{w.n_rows:,}", str(w.calls),
+            _fmt_time(r.per_call("skann", method)),
+            _fmt_time(r.per_call("sklearn", method)), f"{r.ratio(method):.3f}",
         ]  # fmt: skip
         if extra:
             if baseline.name in r.unsupported:
                 row += [f"not supported ({r.unsupported[baseline.name]})", NA]
             else:
-                theirs = r.per_call(baseline.name)
-                row += [_fmt_time(theirs), f"{r.per_call('skann') / theirs:.3f}"]
-        row.append(f"{r.max_abs_diff:.2g}")
+                ours = r.per_call("skann", method)
+                theirs = r.per_call(baseline.name, method)
+                row += [_fmt_time(theirs), f"{ours / theirs:.3f}"]
+        diff = r.max_abs_diff.get(method)
+        row.append(NA if diff is None else f"{diff:.2g}")
         lines.append("| " + " | ".join(row) + " |")
+    ran = _variants_run(variants, results, lambda r: r.seconds["predict"])
+    if ran:
+        lines += render_predict_variants(results, ran)
     lines += [
         "",
         "## Every predict timing run (seconds per call, in run order)",
         "",
-        "| workload | model | dtype | library | seconds per call | ratio to sklearn |",
-        "|---|---|---|---|---|---|",
+        (
+            "| workload | model | method | dtype | library | seconds per call "
+            "| ratio to sklearn | variant / skann |"
+        ),
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for r in results:
-        theirs = r.seconds["sklearn"]
-        for name, runs in r.seconds.items():
-            ratios = ", ".join(
-                f"{a / b:.3f}" for a, b in zip(runs, theirs, strict=True)
+    variant_names = {v.name for v in variants}
+    for r, method in _predict_rows(results):
+        seconds = r.seconds[method]
+        for name, runs in seconds.items():
+            to_sklearn = ", ".join(
+                f"{a / b:.3f}" for a, b in zip(runs, seconds["sklearn"], strict=True)
             )
+            to_skann = NA
+            if name in variant_names:
+                to_skann = ", ".join(
+                    f"{a / b:.3f}" for a, b in zip(runs, seconds["skann"], strict=True)
+                )
             lines.append(
-                f"| {r.workload.name} | {r.kind} | {r.dtype} | {name} | "
+                f"| {r.workload.name} | {r.kind} | {method} | {r.dtype} | {name} | "
                 + ", ".join(f"{s:.3g}" for s in runs)
-                + f" | {ratios} |"
+                + f" | {to_sklearn} | {to_skann} |"
             )
+    return lines
+
+
+def _variants_run(variants, results, timed):
+    """The variants that ran, or were refused, on some of these results.
+
+    ``timed(result)`` is the result's dict of seconds by library.
+    """
+    return [
+        v
+        for v in variants
+        if any(v.name in r.unsupported or v.name in timed(r) for r in results)
+    ]
+
+
+def _predict_rows(results):
+    """(result, method) for every method timed, in run order."""
+    return [(r, method) for r in results for method in r.methods]
+
+
+def render_predict_variants(results, variants):
+    """The "Opt-in features" section of predict: each variant's time per call."""
+    lines = [
+        "",
+        "## Opt-in features: time per predict call",
+        "",
+        (
+            "Each variant is the current skann with the parameters shown added, "
+            "fitted once per model and dtype like plain skann (same data, epochs "
+            "and random_state) and timed in the same alternation. *variant / "
+            "sklearn* is its median time per call over scikit-learn's, *variant / "
+            "skann* over plain skann's: 1.30 means the feature makes a call 30% "
+            "slower. Its predictions differ from plain skann's by design and are "
+            "not compared. *not supported*: this skann rejects the parameters."
+        ),
+        "",
+        (
+            "| workload | model | method | dtype | variant | parameters "
+            "| skann per call | variant per call | variant / sklearn "
+            "| variant / skann |"
+        ),
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r, method in _predict_rows(results):
+        for v in variants:
+            if v.name in r.unsupported:
+                why = f"not supported ({r.unsupported[v.name]})"
+                cells = [why, NA, NA]
+            elif v.name in r.seconds[method]:
+                theirs = r.per_call(v.name, method)
+                cells = [
+                    _fmt_time(theirs),
+                    f"{theirs / r.per_call('sklearn', method):.3f}",
+                    f"{theirs / r.per_call('skann', method):.3f}",
+                ]
+            else:
+                continue
+            head = [
+                r.workload.name, r.kind, method, r.dtype, v.name,
+                _param_text(v.params), _fmt_time(r.per_call("skann", method)),
+            ]  # fmt: skip
+            lines.append("| " + " | ".join(head + cells) + " |")
     return lines
 
 
@@ -307,7 +386,7 @@ def render(
     if results:
         lines += render_fit(results, quick, baseline, variants)
     if predict_results:
-        lines += render_predict(predict_results, baseline, quick)
+        lines += render_predict(predict_results, baseline, variants, quick)
     if results:
         memory_epochs = sorted({r.memory_epochs for r in results if r.peak_mib})
         memory_note = (
@@ -378,6 +457,7 @@ def render_fit(results, quick, baseline, variants):
 
     if baseline is not None:
         lines += render_baseline(results, baseline)
+    variants = _variants_run(variants, results, lambda r: r.seconds)
     if variants:
         lines += render_variants(results, variants)
 

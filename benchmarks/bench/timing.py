@@ -150,27 +150,29 @@ def warm_up(libraries=(SKANN, SKLEARN)):
 class PredictResult:
     """The predict times of one predict workload, model kind and dtype.
 
-    ``seconds`` holds, per library, the seconds per call of each timing run;
-    ``max_abs_diff`` is the largest difference between skann's and
-    scikit-learn's outputs on these rows (predictions of the regressor,
-    probabilities of the classifier): both fitted alike, they should agree.
+    ``seconds[method][lib]`` holds the seconds per call of each timing run of
+    ``method`` (``predict``, and ``predict_proba`` for the classifier) by the
+    library ``lib``. ``max_abs_diff`` holds, for the regressor's ``predict`` or
+    the classifier's ``predict_proba``, the largest difference between skann's
+    and scikit-learn's outputs on these rows: both fitted alike, it should be
+    rounding.
     """
 
     workload: PredictWorkload
     kind: str
     dtype: str
+    methods: tuple = ("predict",)
     seconds: dict = field(default_factory=dict)
     unsupported: dict = field(default_factory=dict)
-    max_abs_diff: float = float("nan")
+    max_abs_diff: dict = field(default_factory=dict)
     wall_seconds: float = 0.0
     load_start: float = 0.0
 
-    def per_call(self, lib):
-        return statistics.median(self.seconds[lib])
+    def per_call(self, lib, method="predict"):
+        return statistics.median(self.seconds[method][lib])
 
-    @property
-    def ratio(self):
-        return self.per_call("skann") / self.per_call("sklearn")
+    def ratio(self, method="predict"):
+        return self.per_call("skann", method) / self.per_call("sklearn", method)
 
 
 class FittedModels:
@@ -201,45 +203,68 @@ class FittedModels:
         return self._fitted[key]
 
 
-def _difference(kind, ours, theirs, X):
-    if kind == "classifier":
-        return float(np.max(np.abs(ours.predict_proba(X) - theirs.predict_proba(X))))
-    return float(np.max(np.abs(ours.predict(X) - theirs.predict(X))))
+def predict_methods(kind):
+    """The methods a predict workload times on a model of this kind."""
+    return ("predict", "predict_proba") if kind == "classifier" else ("predict",)
 
 
 def run_predict_workload(workload, kind, dtype, repeats, models, log, libraries):
-    """Interleaved timing runs of ``workload.calls`` predict calls per library."""
+    """Interleaved timing runs of ``workload.calls`` calls per library and method.
+
+    In each repeat every library in turn runs ``workload.calls`` calls of each
+    method (``predict``, then ``predict_proba`` for the classifier), so all
+    libraries and methods share the same stretch of machine load.
+    """
     start = time.perf_counter()
     X = workload.make_data(dtype)
+    methods = predict_methods(kind)
     result = PredictResult(
-        workload, kind, np.dtype(dtype).name, load_start=load_average()[0]
+        workload, kind, np.dtype(dtype).name, methods, load_start=load_average()[0]
     )
+    result.seconds = {method: {} for method in methods}
     estimators = {}
     for lib in libraries:
         fitted = models.get(lib, kind, dtype)
+        if not isinstance(fitted, Exception):
+            try:
+                # An untimed call of each method first: buffers and lazy set-up
+                # are not timed.
+                for method in methods:
+                    getattr(fitted, method)(X)
+            except (TypeError, ValueError) as exc:
+                if not lib.optional:
+                    raise
+                fitted = exc
         if isinstance(fitted, Exception):
             result.unsupported[lib.name] = _reason(fitted)
+            log(
+                f"  {workload.name} {kind} {result.dtype} {lib.name}: not supported "
+                f"({result.unsupported[lib.name]})"
+            )
             continue
         estimators[lib.name] = fitted
-        # An untimed call first: buffers and lazy set-up are not timed.
-        fitted.predict(X)
-        result.seconds[lib.name] = []
-    result.max_abs_diff = _difference(
-        kind, estimators["skann"], estimators["sklearn"], X
-    )
+        for method in methods:
+            result.seconds[method][lib.name] = []
+    # The classifier's outputs are compared through its probabilities.
+    compared = "predict_proba" if kind == "classifier" else "predict"
+    ours = getattr(estimators["skann"], compared)(X)
+    theirs = getattr(estimators["sklearn"], compared)(X)
+    result.max_abs_diff = {compared: float(np.max(np.abs(ours - theirs)))}
     width = max(7, *(len(name) for name in estimators))
     for r in range(repeats):
         for name, estimator in estimators.items():
-            gc.collect()
-            begin = time.perf_counter()
-            for _ in range(workload.calls):
-                estimator.predict(X)
-            per_call = (time.perf_counter() - begin) / workload.calls
-            result.seconds[name].append(per_call)
-            log(
-                f"  {workload.name} {kind} {result.dtype} run {r + 1}/{repeats} "
-                f"{name:{width}s} {per_call * 1e3:10.4f} ms/call "
-                f"({workload.calls} calls of {workload.n_rows} rows)"
-            )
+            for method in methods:
+                call = getattr(estimator, method)
+                gc.collect()
+                begin = time.perf_counter()
+                for _ in range(workload.calls):
+                    call(X)
+                per_call = (time.perf_counter() - begin) / workload.calls
+                result.seconds[method][name].append(per_call)
+                log(
+                    f"  {workload.name} {kind} {result.dtype} run {r + 1}/{repeats} "
+                    f"{name:{width}s} {method:13s} {per_call * 1e3:10.4f} ms/call "
+                    f"({workload.calls} calls of {workload.n_rows} rows)"
+                )
     result.wall_seconds = time.perf_counter() - start
     return result
