@@ -287,3 +287,28 @@ def test_one_member_is_exactly_the_default_network():
     for a, b in zip(plain.coefs_, one.coefs_, strict=True):
         assert_array_equal(a, b)
     assert_array_equal(plain.predict(X), one.predict(X))
+
+
+@pytest.mark.parametrize("embedding", ["periodic", "piecewise_linear"])
+def test_gradient_through_an_embedding_before_the_members(embedding):
+    # The first ensemble layer is then not the network's first: its input
+    # gradient, summed over the members, flows on into the embedding.
+    rng = np.random.RandomState(4)
+    X = rng.randn(9, 3)
+    spec = NetworkSpec.build(
+        (3, 5, 2), "tanh", embedding=(embedding, 4, 3, 0.5), ensemble_size=3,
+    )  # fmt: skip
+    network = Network(spec)
+    theta, state = network.init(rng)
+    if embedding == "piecewise_linear":
+        edges = np.sort(rng.randn(3, 4), axis=1)
+        network.arrays(theta, state)["embedding_bin_edges"][0][...] = edges
+    theta += 0.1 * rng.randn(theta.size)
+    Y = rng.rand(9, 2)
+    objective = Objective(network, LOSSES["squared_error"], 0.01, state)
+    grad = np.empty_like(theta)
+    objective(theta, X, Y, None, grad)
+
+    scratch = np.empty_like(theta)
+    expected = numerical_gradient(lambda: objective(theta, X, Y, None, scratch), theta)
+    assert_allclose(grad, expected, rtol=1e-5, atol=1e-7)
