@@ -35,14 +35,22 @@ def nearest(Q, M, k, exclude=None, block_entries=BLOCK_ENTRIES):
     step = max(1, block_entries // max(n_memory, 1))
     index = np.empty((n_query, k), dtype=np.intp)
     d2 = np.empty((n_query, k), dtype=dtype)
+    mm_max = mm.max(initial=0.0)
     for start in range(0, n_query, step):
         stop = min(start + step, n_query)
+        q = qq[start:stop, np.newaxis]
         D = Q[start:stop] @ M.T
         D *= -2.0
-        D += qq[start:stop, np.newaxis]
+        D += q
         D += mm
-        # Cancellation leaves duplicates at a tiny distance, not at zero.
-        D[D <= 1e-10 * (qq[start:stop, np.newaxis] + mm)] = 0.0
+        # Cancellation leaves duplicates at a tiny distance, not at zero:
+        # distances at most 1e-10 (|q|^2 + |m|^2) count as zero. The few
+        # entries below the row's largest such bound are checked exactly,
+        # instead of building the bound for every entry.
+        rows, columns = np.nonzero(D <= 1e-10 * (q + mm_max))
+        if rows.size:
+            snap = D[rows, columns] <= 1e-10 * (q[rows, 0] + mm[columns])
+            D[rows[snap], columns[snap]] = 0.0
         if exclude is not None:
             own = exclude[start:stop]
             inside = np.flatnonzero(own >= 0)
