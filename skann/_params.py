@@ -19,6 +19,7 @@ from sklearn.utils._param_validation import (
 
 from skann._core.activations import ACTIVATIONS
 from skann._core.optimizers import OPTIMIZERS
+from skann._core.scaled_affine import PARAMETRIZATIONS
 from skann._core.schedules import SCHEDULES
 
 PARAMETER_CONSTRAINTS = {
@@ -69,6 +70,9 @@ PARAMETER_CONSTRAINTS = {
     "n_neighbors": [None, Interval(Integral, 1, None, closed="left")],
     "lr_cycles": [Interval(Integral, 1, None, closed="left")],
     "output_init": [StrOptions({"glorot", "zeros"})],
+    "front_scaling": ["boolean"],
+    "front_scaling_lr_factor": [Interval(Real, 0, None, closed="neither")],
+    "parametrization": [StrOptions(set(PARAMETRIZATIONS))],
 }
 
 # The estimator parameters each solver's optimizer is built from, in the

@@ -22,6 +22,12 @@ from skann._core.layers import (
     Tap,
     Workspace,
 )
+from skann._core.scaled_affine import (
+    NTK_BIAS_RATE,
+    ScaledAffine,
+    ntk_factor,
+    standard_normal,
+)
 
 # Rows per chunk at prediction: the work arrays of one chunk take about this
 # many bytes, whatever the number of rows predicted.
@@ -45,11 +51,15 @@ class NetworkSpec(NamedTuple):
     # their vote to the raw output ('identity', 'log' or 'logit').
     n_neighbors: int = 0
     retrieval_link: str = "identity"
+    # RealMLP's scalings (skann._core.scaled_affine): learnable scales of the
+    # inputs, and 'standard' or 'ntk'.
+    front_scaling: bool = False
+    parametrization: str = "standard"
 
     @classmethod
     def build(
         cls, layer_sizes, activation, dropout=0.0, batch_norm=False, n_neighbors=0,
-        retrieval_link="identity",
+        retrieval_link="identity", front_scaling=False, parametrization="standard",
     ):  # fmt: skip
         """A spec from an activation name (or one per hidden layer) and rates.
 
@@ -74,15 +84,18 @@ class NetworkSpec(NamedTuple):
             )
         return cls(
             layer_sizes, names, rates, bool(batch_norm), tuple(gains),
-            int(n_neighbors or 0), retrieval_link,
+            int(n_neighbors or 0), retrieval_link, bool(front_scaling),
+            parametrization,
         )  # fmt: skip
 
 
 # The layer types a network is built from: their trainable arrays and state
 # are the fitted model's per-layer arrays, by name.
-LAYER_TYPES = (Affine, BatchNorm, ActivationLayer, Dropout, RetrievalHead)
+LAYER_TYPES = (Affine, BatchNorm, ActivationLayer, Dropout, RetrievalHead, ScaledAffine)
 FITTED_ARRAYS = tuple(
-    name for kind in LAYER_TYPES for name in (*kind.param_names, *kind.state_names)
+    dict.fromkeys(
+        name for kind in LAYER_TYPES for name in (*kind.param_names, *kind.state_names)
+    )
 )
 
 
@@ -105,10 +118,18 @@ class Network:
             self.layers.append(ContextSplit(spec.layer_sizes[0]))
         for k, (fan_in, fan_out) in enumerate(pairwise(spec.layer_sizes)):
             normalised = spec.batch_norm and k < n_hidden
-            affine = Affine(
-                self.layout, k, fan_in, fan_out, spec.init_gains[k],
-                train_bias=not normalised,
-            )  # fmt: skip
+            front = spec.front_scaling and k == 0
+            factor = ntk_factor(fan_in, spec.parametrization)
+            if front or factor != 1.0:
+                affine = ScaledAffine(
+                    self.layout, k, fan_in, fan_out, spec.init_gains[k], factor,
+                    front, train_bias=not normalised,
+                )  # fmt: skip
+            else:
+                affine = Affine(
+                    self.layout, k, fan_in, fan_out, spec.init_gains[k],
+                    train_bias=not normalised,
+                )  # fmt: skip
             if k == n_hidden and spec.n_neighbors:
                 self.layers.append(Tap())
             self.layers.append(affine)
@@ -137,6 +158,25 @@ class Network:
         # Multiply-adds of one forward pass per row, to size row blocks.
         self.work_per_row = sum(a * b for a, b in pairwise(spec.layer_sizes))
         self.max_width = max(spec.layer_sizes[1:])
+
+    def rate_factors(self, dtype, front_scaling_lr_factor):
+        """Per-entry factors of the learning rate, or None when all are 1.
+
+        Front scales train at ``front_scaling_lr_factor`` times the rate, the
+        biases of an NTK network at ``NTK_BIAS_RATE`` times; every other
+        entry at the rate itself.
+        """
+        factors = []
+        if self.spec.parametrization == "ntk":
+            factors += [(affine.b, NTK_BIAS_RATE) for affine in self.affines]
+        if self.spec.front_scaling:
+            factors.append((self.affines[0].s, float(front_scaling_lr_factor)))
+        if all(factor == 1.0 for _, factor in factors):
+            return None
+        vector = np.ones(self.size, dtype)
+        for slot, factor in factors:
+            slot.view(vector)[...] = factor
+        return vector
 
     def weights(self, theta):
         """The part of ``theta`` that holds weight matrices (for the L2 term)."""
@@ -175,16 +215,25 @@ class Network:
 
         Draws ``W`` then ``b`` layer by layer from ``rng`` in float64, the
         order and precision scikit-learn uses, so the same seed gives the same
-        network. With ``zero_output`` the output layer's weights and biases
-        are zero. Returns the flat parameter and state vectors.
+        network. Under the NTK parametrisation they are N(0, 1), from the
+        same uniform draws; front scales start at 1. With ``zero_output`` the
+        output layer's weights and biases are zero. Returns the flat
+        parameter and state vectors.
         """
         theta = np.empty(self.size, dtype)
         state = np.empty(self.state_size, dtype)
+        ntk = self.spec.parametrization == "ntk"
         for affine in self.affines:
             fan_in, fan_out = affine.fan_in, affine.fan_out
+            if ntk:
+                affine.W.view(theta)[...] = standard_normal(rng, (fan_in, fan_out))
+                affine.b.view(theta)[...] = standard_normal(rng, fan_out)
+                continue
             bound = np.sqrt(affine.init_gain / (fan_in + fan_out))
             affine.W.view(theta)[...] = rng.uniform(-bound, bound, (fan_in, fan_out))
             affine.b.view(theta)[...] = rng.uniform(-bound, bound, fan_out)
+        if self.spec.front_scaling:
+            self.affines[0].s.view(theta).fill(1)
         if zero_output:
             # Drawn, then zeroed: the stream after the initialisation (the
             # early-stopping split, the batch order, dropout masks) and every
