@@ -117,6 +117,12 @@ def expected_failed_checks(estimator):
         ANNRegressor(random_state=0, learning_rate_schedule="coslog", lr_cycles=2),
         ANNClassifier(random_state=0, output_init="zeros"),
         ANNRegressor(random_state=0, output_init="zeros", batch_norm=True),
+        ANNClassifier(random_state=0, front_scaling=True),
+        ANNRegressor(random_state=0, front_scaling=True, front_scaling_lr_factor=2.0),
+        ANNClassifier(random_state=0, parametrization="ntk", learning_rate=0.01),
+        ANNRegressor(
+            random_state=0, parametrization="ntk", front_scaling=True, batch_norm=True
+        ),
         # A larger step: with the default one 200 epochs fit the checks'
         # data poorly (R^2 0.38 where check_regressors_train asks for 0.5).
         ANNRegressor(random_state=0, loss="poisson", learning_rate=0.01),
