@@ -412,6 +412,10 @@ class ANNRegressor(RegressorMixin, BaseANN):
         Running variance of each hidden layer's affine output, used at
         prediction; None when ``batch_norm=False``.
 
+    front_scales_ : list of one ndarray of shape (n_features_in_,) or None
+        The learned scale of each input feature in front of the first layer;
+        None when ``front_scaling=False``.
+
     n_outputs_ : int
         Number of output units.
 
