@@ -412,7 +412,7 @@ class ANNRegressor(RegressorMixin, BaseANN):
         Running variance of each hidden layer's affine output, used at
         prediction; None when ``batch_norm=False``.
 
-    front_scales_ : list of one ndarray of shape (n_features_in_,) or None
+    front_scales_ : list of one ndarray of shape (n_features,) or None
         The learned scale of each input feature in front of the first layer;
         None when ``front_scaling=False``.
 
