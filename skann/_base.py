@@ -188,7 +188,10 @@ class BaseANN(
             )
             self._init_retrieval(network, theta, state, X_net)
             _init_embedding(network, theta, state, X, sample_weight)
-        progress = self._progress(theta, incremental, continuing)
+        progress = self._progress(
+            theta, incremental, continuing,
+            network.rate_factors(theta.dtype, self.front_scaling_lr_factor),
+        )  # fmt: skip
         objective = Objective(
             network, self._make_loss(self._loss_name), self.alpha, state, rng
         )
@@ -276,7 +279,8 @@ class BaseANN(
             [n_features, *hidden, n_outputs], activations, dropout, self.batch_norm,
             self.n_neighbors or 0, self._retrieval_link(), embedding,
             self.ensemble_size, self.ensemble_style,
-            LOSSES[self._loss_name].out_activation,
+            LOSSES[self._loss_name].out_activation, self.front_scaling,
+            self.parametrization,
         )  # fmt: skip
 
     def _check_continuation(self, spec):
@@ -313,13 +317,15 @@ class BaseANN(
                     + ", ".join(f"{a}={getattr(spec, a)!r}" for a in names)
                     + f"{note}. Set warm_start=False to train a new network."
                 )
-        if fitted.batch_norm != spec.batch_norm:
-            raise ValueError(
-                f"Cannot continue training: the fitted network was trained with "
-                f"batch_norm={fitted.batch_norm}, the current parameters ask for "
-                f"batch_norm={spec.batch_norm}. Set warm_start=False to train a "
-                "new network."
-            )
+        for name in ("batch_norm", "front_scaling", "parametrization"):
+            was, asked = getattr(fitted, name), getattr(spec, name)
+            if was != asked:
+                raise ValueError(
+                    f"Cannot continue training: the fitted network was trained "
+                    f"with {name}={was!r}, the current parameters ask for "
+                    f"{name}={asked!r}. Set warm_start=False to train a new "
+                    "network."
+                )
 
     def _warn_after_fit(self, result, progress, X, y, sample_weight, continuing):
         if result.message and not _is_stochastic(self):

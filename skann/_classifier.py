@@ -343,6 +343,28 @@ class ANNClassifier(ClassifierMixin, BaseANN):
         Number of quantile bins per feature of ``'piecewise_linear'`` (the
         authors' default); ties among the quantiles leave fewer bins of
         positive width. Not used by ``'periodic'``.
+    front_scaling : bool, default=False
+        Whether the network learns one scale per input feature, ``x_j s_j``
+        in front of the first layer, with ``s`` starting at 1 and not
+        penalised, as RealMLP does; the fitted scales are
+        ``front_scales_``. They train at ``front_scaling_lr_factor`` times
+        the learning rate (with ``solver='lbfgs'``, which takes no steps of
+        a set size, like every other parameter).
+
+    front_scaling_lr_factor : float, default=6.0
+        Factor of the learning rate of the front scales (RealMLP's value);
+        not used without ``front_scaling``.
+
+    parametrization : {'standard', 'ntk'}, default='standard'
+        How the affine layers hold their weights. ``'standard'`` is
+        scikit-learn's. ``'ntk'`` is the neural tangent kernel
+        parametrisation as RealMLP uses it: weights and biases start from
+        N(0, 1) (drawn from the same uniform draws as the default, so the
+        random stream after the initialisation is unchanged), each layer
+        multiplies ``A W`` by ``1 / sqrt(fan_in)``, and the biases train at
+        a tenth of the learning rate. ``coefs_`` hold the stored ``W``; the
+        L2 penalty applies to them, so on the effective weights
+        ``W / sqrt(fan_in)`` it is ``fan_in`` times ``alpha``.
 
     Attributes
     ----------
@@ -456,6 +478,9 @@ class ANNClassifier(ClassifierMixin, BaseANN):
     embedding_bin_edges_ : list of one ndarray of shape (n_features, m + 1) or None
         The bin edges of ``numeric_embedding='piecewise_linear'``, sorted
         per feature and set at the first fit; None otherwise.
+    front_scales_ : list of one ndarray of shape (n_features,) or None
+        The learned scale of each input feature in front of the first layer;
+        None when ``front_scaling=False``.
 
     n_outputs_ : int
         Number of output units.
@@ -562,6 +587,9 @@ class ANNClassifier(ClassifierMixin, BaseANN):
         embedding_dim=24,
         embedding_scale=0.01,
         embedding_bins=48,
+        front_scaling=False,
+        front_scaling_lr_factor=6.0,
+        parametrization="standard",
     ):
         self._store_init_arguments(locals())
 

@@ -20,6 +20,7 @@ from sklearn.utils._param_validation import (
 from skann._core.activations import ACTIVATIONS
 from skann._core.embeddings import EMBEDDINGS, PERIODIC, PIECEWISE_LINEAR
 from skann._core.optimizers import OPTIMIZERS
+from skann._core.scaled_affine import PARAMETRIZATIONS
 from skann._core.schedules import SCHEDULES
 
 PARAMETER_CONSTRAINTS = {
@@ -76,6 +77,9 @@ PARAMETER_CONSTRAINTS = {
     "embedding_dim": [Interval(Integral, 1, None, closed="left")],
     "embedding_scale": [Interval(Real, 0, None, closed="neither")],
     "embedding_bins": [Interval(Integral, 1, None, closed="left")],
+    "front_scaling": ["boolean"],
+    "front_scaling_lr_factor": [Interval(Real, 0, None, closed="neither")],
+    "parametrization": [StrOptions(set(PARAMETRIZATIONS))],
 }
 
 # The parameters of the numeric embeddings, with their defaults, and the
@@ -290,6 +294,12 @@ def _check_ensemble(est):
         clash = "batch_norm=True (batch statistics would mix the members)"
     elif est.n_neighbors:
         clash = f"n_neighbors={est.n_neighbors} (retrieval mixes one output per row)"
+    elif est.front_scaling or est.parametrization != "standard":
+        clash = (
+            f"front_scaling={est.front_scaling}, "
+            f"parametrization={est.parametrization!r} (the members' layers "
+            "have their own scalings)"
+        )
     elif not hidden_sizes(est):
         clash = "a network without hidden layers (the members would share nothing)"
     if clash is not None:

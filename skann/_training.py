@@ -31,13 +31,20 @@ class TrainingMixin:
     monitor and the rule, from which the store writes the fitted attributes.
     """
 
-    def _progress(self, theta, incremental, continuing):
-        """A fresh record of training, or the one a continued fit goes on from."""
+    def _progress(self, theta, incremental, continuing, rate_factors=None):
+        """A fresh record of training, or the one a continued fit goes on from.
+
+        ``rate_factors`` (per entry of ``theta``, or None) multiply the
+        optimizer's learning rate.
+        """
         if not self._is_stochastic():
             return Progress()
         size, dtype = theta.size, theta.dtype
         optimizer = OPTIMIZERS[self.solver](
-            size, dtype, *(getattr(self, p) for p in OPTIMIZER_PARAMS[self.solver])
+            size,
+            dtype,
+            *(getattr(self, p) for p in OPTIMIZER_PARAMS[self.solver]),
+            rate_factors=rate_factors,
         )
         schedule = Schedule(
             self.learning_rate_schedule, self.learning_rate, power_t=self.power_t,

@@ -121,6 +121,12 @@ def expected_failed_checks(estimator):
         ANNRegressor(random_state=0, ensemble_size=3, ensemble_style="mini"),
         ANNClassifier(random_state=0, numeric_embedding="periodic"),
         ANNRegressor(random_state=0, numeric_embedding="piecewise_linear"),
+        ANNClassifier(random_state=0, front_scaling=True),
+        ANNRegressor(random_state=0, front_scaling=True, front_scaling_lr_factor=2.0),
+        ANNClassifier(random_state=0, parametrization="ntk", learning_rate=0.01),
+        ANNRegressor(
+            random_state=0, parametrization="ntk", front_scaling=True, batch_norm=True
+        ),
         # A larger step: with the default one 200 epochs fit the checks'
         # data poorly (R^2 0.38 where check_regressors_train asks for 0.5).
         ANNRegressor(random_state=0, loss="poisson", learning_rate=0.01),

@@ -775,3 +775,164 @@ def blas_threads():
         (lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"),
         default=1,
     )
+
+
+# RealMLP's scalings (skann._core.scaled_affine): (front scaling,
+# parametrization, batch_norm, hidden activations).
+SCALINGS = {
+    "front": (True, "standard", False, ("tanh", "gelu")),
+    "ntk": (False, "ntk", False, ("silu", "elu")),
+    "front-ntk": (True, "ntk", False, ("gelu", "tanh")),
+    "front-ntk-batch-norm": (True, "ntk", True, ("tanh", "silu")),
+}
+
+
+def make_scaled_problem(loss_name, rng, scaling):
+    """A problem as ``make_problem`` gives, on a network with the scalings.
+
+    Front scales are drawn in [0.5, 1.5] so that both signs of their
+    gradient and a non-identity scaling are seen.
+    """
+    front, parametrization, batch_norm, activations = SCALINGS[scaling]
+    X = rng.randn(N_SAMPLES, N_FEATURES)
+    Y = make_targets(loss_name, N_SAMPLES, rng)
+    sample_weight = rng.uniform(0.5, 2.0, N_SAMPLES)
+    spec = NetworkSpec.build(
+        [N_FEATURES, *HIDDEN, Y.shape[1]], activations, 0.0, batch_norm,
+        front_scaling=front, parametrization=parametrization,
+    )  # fmt: skip
+    network = Network(spec)
+    theta = rng.uniform(-1.0, 1.0, network.size)
+    if front:
+        network.affines[0].s.view(theta)[...] = rng.uniform(0.5, 1.5, N_FEATURES)
+    return X, Y, sample_weight, network, theta
+
+
+def reference_scaled_objective(theta, spec, X, Y, sample_weight, loss_name, alpha):
+    """The objective of a scaled network, from the documented layout.
+
+    The flat vector holds all weight matrices, all biases, then the extra
+    arrays in layer order: the front scales (those of the first layer), then
+    each normalised layer's gamma and beta. The network is the plain one on
+    ``X diag(s)`` with every weight matrix times ``1 / sqrt(fan_in)`` under
+    NTK; the L2 term is on the stored weights.
+    """
+    sizes = spec.layer_sizes
+    n_weights = sum(a * b for a, b in pairwise(sizes)) + sum(sizes[1:])
+    plain = theta.copy()
+    if spec.front_scaling:
+        s = theta[n_weights : n_weights + sizes[0]]
+        X = X * s
+        plain = np.delete(plain, np.arange(n_weights, n_weights + sizes[0]))
+    stored, _, _ = unflatten(plain, sizes, spec.batch_norm)
+    penalty = 0.5 * alpha * sum(np.sum(W**2) for W in stored) / np.sum(sample_weight)
+    if spec.parametrization == "ntk":
+        for W in unflatten(plain, sizes, spec.batch_norm)[0]:
+            W *= 1.0 / np.sqrt(W.shape[0])
+    plain_spec = spec._replace(front_scaling=False, parametrization="standard")
+    value = reference_objective(plain, plain_spec, X, Y, sample_weight, loss_name, 0.0)
+    return value + penalty
+
+
+@pytest.mark.parametrize("scaling", sorted(SCALINGS))
+@pytest.mark.parametrize("loss_name", ["squared_error", "log_loss", "poisson"])
+def test_objective_gradient_of_scalings_matches_finite_differences(scaling, loss_name):
+    rng = np.random.RandomState(0)
+    X, Y, sample_weight, network, theta = make_scaled_problem(loss_name, rng, scaling)
+    _, state = network.init(np.random.RandomState(1))
+    objective = Objective(network, LOSSES[loss_name], 0.1, state)
+    if not network.spec.batch_norm:
+        check_objective_gradient(objective, theta, X, Y, sample_weight)
+        # One row: per-sample SGD's batches.
+        check_objective_gradient(objective, theta, X[:1], Y[:1], sample_weight[:1])
+        return
+    # Batch normalisation cancels the hidden biases before it: their gradient
+    # is 0, and its central difference rounding noise of a few 1e-9.
+    grad = np.empty_like(theta)
+    objective(theta, X, Y, sample_weight, grad)
+    numerical = numerical_gradient(
+        lambda: objective(theta, X, Y, sample_weight, np.empty_like(theta)), theta
+    )
+    frozen = np.zeros(theta.size, bool)
+    for affine in network.affines[:-1]:
+        frozen[affine.b.start : affine.b.stop] = True
+    assert_array_equal(grad[frozen], 0.0)
+    assert_allclose(numerical[frozen], 0.0, atol=1e-7)
+    assert_allclose(grad[~frozen], numerical[~frozen], rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("scaling", sorted(SCALINGS))
+@pytest.mark.parametrize("loss_name", ["squared_error", "log_loss"])
+def test_objective_value_of_scalings_matches_reference(scaling, loss_name):
+    rng = np.random.RandomState(0)
+    X, Y, sample_weight, network, theta = make_scaled_problem(loss_name, rng, scaling)
+    _, state = network.init(np.random.RandomState(1))
+    objective = Objective(network, LOSSES[loss_name], 0.1, state)
+    value = objective(theta, X, Y, sample_weight, np.empty_like(theta))
+    expected = reference_scaled_objective(
+        theta, network.spec, X, Y, sample_weight, loss_name, 0.1
+    )
+    assert value == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("scaling", ["front", "front-ntk"])
+def test_objective_of_scalings_on_sparse_input_matches_dense(scaling):
+    rng = np.random.RandomState(0)
+    X, Y, sample_weight, network, theta = make_scaled_problem(
+        "squared_error", rng, scaling
+    )
+    X[np.abs(X) < 0.7] = 0.0
+    objective = Objective(network, LOSSES["squared_error"], 0.1)
+    grad_dense, grad_sparse = np.empty_like(theta), np.empty_like(theta)
+    dense = objective(theta, X, Y, sample_weight, grad_dense)
+    sparse = objective(theta, sp.csr_matrix(X), Y, sample_weight, grad_sparse)
+    assert sparse == pytest.approx(dense, rel=1e-14)
+    assert_allclose(grad_sparse, grad_dense, rtol=1e-12, atol=1e-15)
+
+
+def test_ntk_init_is_standard_normal_from_the_same_uniform_draws():
+    """N(0, 1) weights and biases; the stream after them is the default's."""
+    sizes = [4, 6, 3, 2]
+    network = Network(NetworkSpec.build(sizes, "tanh", parametrization="ntk"))
+    rng = np.random.RandomState(0)
+    theta, state = network.init(rng)
+    reference = np.random.RandomState(0)
+    arrays = network.arrays(theta, state)
+    for W, b in zip(arrays["coefs"], arrays["intercepts"], strict=True):
+        assert_allclose(W, special.ndtri(reference.random_sample(W.shape) + 2.0**-54))
+        assert_allclose(b, special.ndtri(reference.random_sample(b.shape) + 2.0**-54))
+    default = np.random.RandomState(0)
+    Network(NetworkSpec.build(sizes, "tanh")).init(default)
+    assert_array_equal(rng.random_sample(5), default.random_sample(5))
+    big = Network(NetworkSpec.build([200, 300, 1], "tanh", parametrization="ntk"))
+    weights = big.init(np.random.RandomState(1))[0][: 200 * 300]
+    assert abs(weights.mean()) < 0.01 and abs(weights.std() - 1.0) < 0.01
+
+
+def test_front_scales_start_at_one_and_are_the_last_arrays():
+    spec = NetworkSpec.build([4, 6, 2], "relu", batch_norm=True, front_scaling=True)
+    network = Network(spec)
+    theta, state = network.init(np.random.RandomState(0))
+    arrays = network.arrays(theta, state)
+    assert_array_equal(arrays["front_scales"][0], np.ones(4))
+    assert len(arrays["front_scales"]) == 1
+    # Weights, biases, front scales, then batch normalisation's gamma, beta.
+    n_weights = 4 * 6 + 6 * 2 + 6 + 2
+    assert_array_equal(theta[n_weights : n_weights + 4], 1.0)
+
+
+def test_rate_factors_of_the_scalings():
+    """None without scalings; 0.1 on NTK biases, the factor on front scales."""
+    sizes = [4, 6, 2]
+    assert Network(NetworkSpec.build(sizes, "relu")).rate_factors(float, 6.0) is None
+    front = Network(NetworkSpec.build(sizes, "relu", front_scaling=True))
+    assert front.rate_factors(float, 1.0) is None
+    factors = front.rate_factors(float, 6.0)
+    assert_array_equal(front.affines[0].s.view(factors), 6.0)
+    assert np.count_nonzero(factors != 1.0) == 4
+    ntk = Network(NetworkSpec.build(sizes, "relu", parametrization="ntk"))
+    factors = ntk.rate_factors(np.float32, 6.0)
+    assert factors.dtype == np.float32
+    for affine in ntk.affines:
+        assert_array_equal(affine.b.view(factors), np.float32(0.1))
+        assert_array_equal(affine.W.view(factors), 1.0)

@@ -229,6 +229,54 @@ def test_batch_norm_is_folded():
     ]
 
 
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"front_scaling": True},
+        {"parametrization": "ntk"},
+        {"front_scaling": True, "parametrization": "ntk", "batch_norm": True},
+    ],
+    ids=["front", "ntk", "front-ntk-batch-norm"],
+)
+def test_front_scaling_and_ntk_are_folded(params):
+    """Both scalings are folded into the weights: one Gemm per layer."""
+    X, X_test = _rows()
+    model = ANNRegressor((8, 6), max_iter=30, learning_rate=0.01, **params)
+    model.set_params(random_state=0).fit(X, _regression_target(X))
+    if params.get("front_scaling"):
+        assert not np.allclose(model.front_scales_[0], 1.0)
+    onx = _check_regressor(model, X_test)
+    assert [node.op_type for node in onx.graph.node] == [
+        "Gemm",
+        "Relu",
+        "Gemm",
+        "Relu",
+        "Gemm",
+    ]
+
+
+@pytest.mark.parametrize("kind", ["binary", "multiclass"])
+def test_classifier_with_front_scaling_and_ntk(kind):
+    X, X_test = _rows()
+    y = X[:, 0] + X[:, 1] > 0
+    if kind == "multiclass":
+        y = y.astype(int) + (X[:, 2] > 1)
+    model = ANNClassifier(
+        (8,), front_scaling=True, parametrization="ntk", learning_rate=0.01,
+        max_iter=30, random_state=0,
+    ).fit(X, y)  # fmt: skip
+    _check_classifier(model, X_test)
+
+
+def test_retrieval_with_front_scaling_and_ntk():
+    X, X_test = _retrieval_rows()
+    model = ANNRegressor(
+        (8, 5), n_neighbors=5, max_iter=30, random_state=0, front_scaling=True,
+        parametrization="ntk", learning_rate=0.01,
+    ).fit(X, _regression_target(X))  # fmt: skip
+    _check_regressor(model, X_test)
+
+
 def test_dropout_is_absent():
     X, X_test = _rows()
     model = ANNRegressor((8, 6), dropout=0.3, max_iter=20, random_state=0)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
+import skann._core.optimizers
 from skann._core.optimizers import OPTIMIZERS, SGD, Adam
 
 SIZE = 6
@@ -91,3 +92,37 @@ def test_state_dict_round_trip_continues_identically(name):
         first.step(theta_first, grad, 0.1)
         second.step(theta_second, grad, 0.1)
     np.testing.assert_array_equal(theta_first, theta_second)
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_rate_factors_scale_each_entry_s_step(name):
+    """Each entry moves as it would under its own rate, lr times its factor.
+
+    Both update rules are entrywise, so an optimizer with factors equals one
+    scalar-rate optimizer per entry; with Adam, scaling the gradient instead
+    would change nothing.
+    """
+    theta, grads = gradients(3)
+    factors = np.array([1.0, 6.0, 0.1, 1.0, 2.5, 0.0])
+    scaled = OPTIMIZERS[name](SIZE, np.float64, rate_factors=factors)
+    expected = theta.copy()
+    per_entry = [OPTIMIZERS[name](SIZE, np.float64) for _ in range(SIZE)]
+    for grad in grads:
+        scaled.step(theta, grad, 0.01)
+        for i, optimizer in enumerate(per_entry):
+            entry = expected.copy()
+            optimizer.step(entry, grad, 0.01 * factors[i])
+            expected[i] = entry[i]
+    assert_allclose(theta, expected, rtol=1e-14, atol=1e-15)
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_rate_factors_keep_float32_and_span_blocks(name, monkeypatch):
+    """Factors follow the blocks of the update: entries past the first block."""
+    monkeypatch.setattr(skann._core.optimizers, "_BLOCK", 4)
+    theta = np.ones(SIZE, dtype=np.float32)
+    factors = np.array([1, 1, 1, 1, 0, 2], dtype=np.float32)
+    optimizer = OPTIMIZERS[name](SIZE, np.float32, rate_factors=factors)
+    optimizer.step(theta, np.full(SIZE, 0.5, dtype=np.float32), 0.1)
+    assert theta.dtype == np.float32
+    assert theta[4] == 1 and theta[5] < theta[0] < 1

@@ -1,10 +1,12 @@
 """The tabular toolbox's training options, tested through the estimators.
 
-The coslog schedule's rates are unit-tested in test_schedules.py and the input
-transformer in test_preprocessing.py; here the coslog schedule and the
-zero-initialised output layer are checked through ``fit``, ``partial_fit``
-and pickling, and at their defaults against the fit without them. Shared
-tests run on both estimators.
+The coslog schedule's rates are unit-tested in test_schedules.py, the input
+transformer in test_preprocessing.py, and the front scaling and NTK layers'
+gradients in test_gradients.py; here the coslog schedule, the
+zero-initialised output layer, the front scaling and the NTK
+parametrisation are checked through ``fit``, ``partial_fit``, warm starts,
+pickling and skops, and at their defaults against the fit without them.
+Shared tests run on both estimators.
 """
 
 # Authors: The skann developers
@@ -20,7 +22,9 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skann import ANNClassifier, ANNRegressor
+from skann._core.losses import LOSSES
 from skann._core.network import Network, NetworkSpec
+from skann._core.objective import Objective
 
 ESTIMATORS = [ANNClassifier, ANNRegressor]
 
@@ -28,7 +32,13 @@ ESTIMATORS = [ANNClassifier, ANNRegressor]
 pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
 
 # Every option of the toolbox, at its default.
-TOOLBOX_DEFAULTS = {"lr_cycles": 4, "output_init": "glorot"}
+TOOLBOX_DEFAULTS = {
+    "lr_cycles": 4,
+    "output_init": "glorot",
+    "front_scaling": False,
+    "front_scaling_lr_factor": 6.0,
+    "parametrization": "standard",
+}
 
 
 @pytest.fixture(params=ESTIMATORS, ids=lambda E: E.__name__)
@@ -207,3 +217,145 @@ def test_invalid_output_init_is_refused(Estimator, data):
     X, y = data
     with pytest.raises(InvalidParameterError, match="'output_init' parameter"):
         small(Estimator, output_init="zero").fit(X, y)
+
+
+# Front scaling and the NTK parametrisation
+
+SCALINGS = [
+    {"front_scaling": True},
+    {"parametrization": "ntk"},
+    {"front_scaling": True, "parametrization": "ntk", "output_init": "zeros"},
+]
+SCALING_IDS = ["front", "ntk", "front-ntk-zeros"]
+
+
+@pytest.mark.parametrize("params", SCALINGS, ids=SCALING_IDS)
+@pytest.mark.parametrize("solver", ["sgd", "adam", "lbfgs"])
+def test_scalings_learn(Estimator, data, params, solver):
+    X, y = data
+    model = small(
+        Estimator, solver=solver, max_iter=200, learning_rate=0.01, **params
+    ).fit(X, y)
+    assert model.loss_curve_[-1] < 0.5 * model.loss_curve_[0]
+    scales = model.front_scales_
+    if params.get("front_scaling"):
+        assert len(scales) == 1 and scales[0].shape == (X.shape[1],)
+        assert not np.all(scales[0] == 1.0)
+    else:
+        assert scales is None
+
+
+def test_scalings_step_at_their_rate_factors(data):
+    """One full-batch SGD step: each entry moves by lr x factor x gradient.
+
+    The front scales at front_scaling_lr_factor, the biases at 0.1 under
+    NTK, everything else at the rate; the gradient is the core's at the
+    initial weights of the same seed.
+    """
+    X, y = data
+    lr, factor = 1e-3, 2.5
+    params = {
+        "solver": "sgd", "momentum": 0.0, "batch_size": len(y), "max_iter": 1,
+        "learning_rate": lr, "front_scaling": True, "parametrization": "ntk",
+        "front_scaling_lr_factor": factor, "hidden_layer_sizes": (5,),
+    }  # fmt: skip
+    model = small(ANNRegressor, **params).fit(X, y)
+    network = Network(model._spec_of_fitted())
+    theta, state = network.init(np.random.RandomState(0))
+    grad = np.empty_like(theta)
+    Objective(network, LOSSES["squared_error"], model.alpha, state)(
+        theta.copy(), X, y[:, np.newaxis], None, grad
+    )
+    fitted, _ = network.pack(model._fitted_arrays(), np.float64)
+    step = theta - fitted
+    first = network.affines[0]
+    assert_allclose(first.s.view(step), lr * factor * first.s.view(grad), rtol=1e-9)
+    for affine in network.affines:
+        assert_allclose(affine.b.view(step), 0.1 * lr * affine.b.view(grad), rtol=1e-9)
+        assert_allclose(affine.W.view(step), lr * affine.W.view(grad), rtol=1e-9)
+
+
+@pytest.mark.parametrize("params", SCALINGS, ids=SCALING_IDS)
+def test_scaled_model_pickles_and_continues_the_same(Estimator, data, params):
+    X, y = data
+    model = small(Estimator, max_iter=5, **params).fit(X, y)
+    copy = pickle.loads(pickle.dumps(model))
+    assert_array_equal(copy.predict(X), model.predict(X))
+    model.set_params(warm_start=True).fit(X, y)
+    copy.set_params(warm_start=True).fit(X, y)
+    assert_same_weights(copy, model)
+    if params.get("front_scaling"):
+        assert_array_equal(copy.front_scales_[0], model.front_scales_[0])
+
+
+@pytest.mark.parametrize("params", SCALINGS, ids=SCALING_IDS)
+def test_scaled_model_partial_fit_goes_on(Estimator, data, params):
+    """Two partial_fit calls equal one fit of two epochs."""
+    X, y = data
+    kwargs = {"classes": np.unique(y)} if Estimator is ANNClassifier else {}
+    stepped = small(Estimator, shuffle=False, **params)
+    for _ in range(2):
+        stepped.partial_fit(X, y, **kwargs)
+    fitted = small(Estimator, shuffle=False, max_iter=2, **params).fit(X, y)
+    assert_same_weights(stepped, fitted)
+    assert_array_equal(stepped.predict(X), fitted.predict(X))
+
+
+def test_scaled_model_round_trips_through_skops(Estimator, data, tmp_path):
+    sio = pytest.importorskip("skops.io")
+    X, y = data
+    params = {"front_scaling": True, "parametrization": "ntk"}
+    model = small(Estimator, **params).fit(X, y)
+    path = tmp_path / "model.skops"
+    sio.dump(model, path)
+    loaded = sio.load(path, trusted=sio.get_untrusted_types(file=path))
+    assert_array_equal(loaded.predict(X), model.predict(X))
+    assert_array_equal(loaded.front_scales_[0], model.front_scales_[0])
+
+
+@pytest.mark.parametrize(
+    "change", [{"front_scaling": True}, {"parametrization": "ntk"}]
+)
+def test_warm_start_refuses_a_change_of_scaling(Estimator, data, change):
+    X, y = data
+    model = small(Estimator, warm_start=True).fit(X, y)
+    (name,) = change
+    model.set_params(**change)
+    with pytest.raises(ValueError, match=f"trained with {name}="):
+        model.fit(X, y)
+
+
+def test_front_scaling_matches_scaled_inputs(Estimator, data):
+    """Prediction: the network on X diag(s) without front scales."""
+    X, y = data
+    model = small(Estimator, front_scaling=True, max_iter=30).fit(X, y)
+    plain = small(Estimator, max_iter=1).fit(X, y)
+    plain.coefs_ = [W.copy() for W in model.coefs_]
+    plain.intercepts_ = [b.copy() for b in model.intercepts_]
+    if Estimator is ANNRegressor:
+        assert_allclose(
+            plain.predict(X * model.front_scales_[0]), model.predict(X), rtol=1e-12
+        )
+    else:
+        assert_allclose(
+            plain.predict_proba(X * model.front_scales_[0]),
+            model.predict_proba(X),
+            rtol=1e-12,
+        )
+
+
+@pytest.mark.parametrize(
+    "params, name",
+    [
+        ({"front_scaling_lr_factor": 0}, "front_scaling_lr_factor"),
+        ({"front_scaling_lr_factor": -1.0}, "front_scaling_lr_factor"),
+        ({"front_scaling_lr_factor": "6"}, "front_scaling_lr_factor"),
+        ({"front_scaling": "yes"}, "front_scaling"),
+        ({"parametrization": "NTK"}, "parametrization"),
+        ({"parametrization": None}, "parametrization"),
+    ],
+)
+def test_invalid_scaling_parameters_are_refused(Estimator, data, params, name):
+    X, y = data
+    with pytest.raises(InvalidParameterError, match=f"'{name}' parameter"):
+        small(Estimator, **params).fit(X, y)

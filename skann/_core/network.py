@@ -28,6 +28,12 @@ from skann._core.layers import (
     Tap,
     Workspace,
 )
+from skann._core.scaled_affine import (
+    NTK_BIAS_RATE,
+    ScaledAffine,
+    ntk_factor,
+    standard_normal,
+)
 
 # Rows per chunk at prediction: the work arrays of one chunk take about this
 # many bytes, whatever the number of rows predicted.
@@ -67,12 +73,17 @@ class NetworkSpec(NamedTuple):
     ensemble_size: int = 1
     ensemble_style: str = "full"
     ensemble_link: str = "identity"
+    # RealMLP's scalings (skann._core.scaled_affine): learnable scales of the
+    # inputs, and 'standard' or 'ntk'.
+    front_scaling: bool = False
+    parametrization: str = "standard"
 
     @classmethod
     def build(
         cls, layer_sizes, activation, dropout=0.0, batch_norm=False, n_neighbors=0,
         retrieval_link="identity", embedding=None, ensemble_size=1,
-        ensemble_style="full", ensemble_link="identity",
+        ensemble_style="full", ensemble_link="identity", front_scaling=False,
+        parametrization="standard",
     ):  # fmt: skip
         """A spec from an activation name (or one per hidden layer) and rates.
 
@@ -100,7 +111,7 @@ class NetworkSpec(NamedTuple):
             layer_sizes, names, rates, bool(batch_norm), tuple(gains),
             int(n_neighbors or 0), retrieval_link,
             *_embedding_fields(embedding), int(ensemble_size), ensemble_style,
-            ensemble_link,
+            ensemble_link, bool(front_scaling), parametrization,
         )  # fmt: skip
 
 
@@ -135,6 +146,7 @@ LAYER_TYPES = (
     Dropout,
     RetrievalHead,
     EnsembleLinear,
+    ScaledAffine,
 )
 # Each name once: both embeddings, the affine layers and an ensemble's have
 # coefficients and intercepts.
@@ -216,6 +228,13 @@ class Network:
         spec = self.spec
         gain, members = spec.init_gains[k], spec.ensemble_size
         if members == 1:
+            front = spec.front_scaling and k == 0
+            factor = ntk_factor(fan_in, spec.parametrization)
+            if front or factor != 1.0:
+                return ScaledAffine(
+                    self.layout, k, fan_in, fan_out, gain, factor, front,
+                    train_bias=not normalised,
+                )  # fmt: skip
             return Affine(
                 self.layout, k, fan_in, fan_out, gain, train_bias=not normalised
             )
@@ -231,6 +250,25 @@ class Network:
                 *args, output_scales=full, member_biases=full, shared_input=k == 0
             )
         return Affine(self.layout, k, fan_in, fan_out, gain)
+
+    def rate_factors(self, dtype, front_scaling_lr_factor):
+        """Per-entry factors of the learning rate, or None when all are 1.
+
+        Front scales train at ``front_scaling_lr_factor`` times the rate, the
+        biases of an NTK network at ``NTK_BIAS_RATE`` times; every other
+        entry at the rate itself.
+        """
+        factors = []
+        if self.spec.parametrization == "ntk":
+            factors += [(affine.b, NTK_BIAS_RATE) for affine in self.affines]
+        if self.spec.front_scaling:
+            factors.append((self.affines[0].s, float(front_scaling_lr_factor)))
+        if all(factor == 1.0 for _, factor in factors):
+            return None
+        vector = np.ones(self.size, dtype)
+        for slot, factor in factors:
+            slot.view(vector)[...] = factor
+        return vector
 
     def weights(self, theta):
         """The part of ``theta`` that holds weight matrices (for the L2 term)."""
@@ -269,14 +307,21 @@ class Network:
 
         Draws ``W`` then ``b`` layer by layer from ``rng`` in float64, the
         order and precision scikit-learn uses, so the same seed gives the same
-        network. A numeric embedding's draws follow all of these. With
-        ``zero_output`` the output layer's weights and biases are zero.
-        Returns the flat parameter and state vectors.
+        network. A numeric embedding's draws follow all of these. Under the
+        NTK parametrisation they are N(0, 1), from the same uniform draws;
+        front scales start at 1. With ``zero_output`` the output layer's
+        weights and biases are zero. Returns the flat parameter and state
+        vectors.
         """
         theta = np.empty(self.size, dtype)
         state = np.empty(self.state_size, dtype)
+        ntk = self.spec.parametrization == "ntk"
         for affine in self.affines:
             fan_in, fan_out = affine.fan_in, affine.fan_out
+            if ntk:
+                affine.W.view(theta)[...] = standard_normal(rng, (fan_in, fan_out))
+                affine.b.view(theta)[...] = standard_normal(rng, fan_out)
+                continue
             bound = np.sqrt(affine.init_gain / (fan_in + fan_out))
             affine.W.view(theta)[...] = rng.uniform(-bound, bound, affine.W.shape)
             # An ensemble's members have their own output layers, drawn each,
@@ -291,6 +336,8 @@ class Network:
         for affine in self.affines:
             if hasattr(affine, "init"):
                 affine.init(rng, theta)
+        if self.spec.front_scaling:
+            self.affines[0].s.view(theta).fill(1)
         if zero_output:
             # Drawn, then zeroed: the stream after the initialisation (the
             # early-stopping split, the batch order, dropout masks) and every

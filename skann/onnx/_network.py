@@ -49,14 +49,24 @@ _CLASSIFIER_OPTIONS = {
 def _folded_layers(model):
     """The fitted affine layers as ``[(W, b), ...]`` in float64.
 
-    Batch normalisation at prediction, ``(z - mean) gamma / sqrt(var + eps)
-    + beta`` on a hidden layer's affine output ``z = a W + b``, is itself
-    affine in ``z``, so it is folded into that layer's ``W`` and ``b``.
+    The layer's own scalings are folded into its weights: the NTK factor,
+    ``z = a W / sqrt(fan_in) + b``, and the front scales of the first layer,
+    ``(x diag(s)) W = x (diag(s) W)``. Batch normalisation at prediction,
+    ``(z - mean) gamma / sqrt(var + eps) + beta`` on a hidden layer's affine
+    output ``z``, is itself affine in ``z``, so it is folded into that
+    layer's ``W`` and ``b`` too.
     """
     layers = [
         (np.asarray(W, np.float64), np.asarray(b, np.float64))
         for W, b in zip(model.coefs_, model.intercepts_, strict=True)
     ]
+    spec = getattr(model, "_fitted_spec", {})
+    if spec.get("parametrization", "standard") == "ntk":
+        layers = [(W / np.sqrt(W.shape[0]), b) for W, b in layers]
+    if getattr(model, "front_scales_", None) is not None:
+        s = np.asarray(model.front_scales_[0], np.float64)
+        W, b = layers[0]
+        layers[0] = (s[:, np.newaxis] * W, b)
     if getattr(model, "batch_norm_scales_", None) is not None:
         for k, (gamma, beta, mean, var) in enumerate(
             zip(
