@@ -300,7 +300,8 @@ class ANNClassifier(ClassifierMixin, BaseANN):
         members' output layers once). ``predict`` averages the members'
         predictions (the regressor's values in the target's units, the
         classifier's class probabilities). It needs at least one hidden layer
-        and does not combine with ``batch_norm=True`` or ``n_neighbors``.
+        and does not combine with ``batch_norm=True``, ``n_neighbors``,
+        ``front_scaling=True`` or ``parametrization='ntk'``.
 
     ensemble_style : {'full', 'mini'}, default='full'
         Which layers of an ensemble (``ensemble_size > 1``) have member

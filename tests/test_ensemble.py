@@ -213,6 +213,8 @@ def test_classifier_probabilities_are_the_members_mean():
         ({"batch_norm": True}, "batch_norm=True"),
         ({"n_neighbors": 3}, "n_neighbors=3"),
         ({"hidden_layer_sizes": ()}, "without hidden layers"),
+        ({"front_scaling": True}, "front_scaling=True"),
+        ({"parametrization": "ntk"}, "parametrization='ntk'"),
     ],
 )
 def test_options_an_ensemble_cannot_combine_with_are_refused(params, message):
