@@ -21,13 +21,11 @@ from skann._core.layers import (
     Affine,
     BatchNorm,
     Context,
-    ContextSplit,
     Dropout,
     Layout,
-    RetrievalHead,
-    Tap,
     Workspace,
 )
+from skann._core.retrieval_layers import ContextSplit, RetrievalHead, Tap
 from skann._core.scaled_affine import (
     NTK_BIAS_RATE,
     ScaledAffine,

@@ -5,8 +5,8 @@
 
 import numpy as np
 
-from skann._core.layers import _EPS as _LINK_OFFSET
 from skann._core.neighbors import DISTANCE_OFFSET
+from skann._core.retrieval_layers import _EPS as _LINK_OFFSET
 
 # Retrieval (``n_neighbors``). A squared distance at most this fraction of
 # |q|^2 + |m|^2 is cancellation noise and counts as zero, as in skann's
