@@ -16,19 +16,10 @@ deviations, the median time of an epoch and the number of epochs.
 # SPDX-License-Identifier: BSD-3-Clause
 
 import argparse
-import warnings
 
 import numpy as np
-from sklearn.datasets import load_diabetes
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import train_test_split
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from toolbox_protocol import SEEDS, fit_reference
 
-from skann import ANNRegressor
-from skann.datasets import fetch_wine_quality
-
-SEEDS = (0, 1, 2)
 VARIANTS = {
     "single network": {},
     "ensemble_size=8": {"ensemble_size": 8},
@@ -38,27 +29,8 @@ VARIANTS = {
 }
 
 
-def load(name):
-    if name == "diabetes":
-        return load_diabetes(return_X_y=True)
-    return fetch_wine_quality(name, return_X_y=True)
-
-
 def run(name, seed, params):
-    X, y = load(name)
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=0.15, random_state=seed
-    )
-    model = make_pipeline(
-        StandardScaler(),
-        ANNRegressor(
-            (128, 64), early_stopping=True, target_scaling="standard",
-            random_state=seed, **params,
-        ),
-    )  # fmt: skip
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        model.fit(X_train, y_train)
+    model, X_test, y_test = fit_reference(name, seed, **params)
     mean, std = model.predict(X_test, return_std=True)
     network = model[-1]
     return {

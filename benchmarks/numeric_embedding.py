@@ -22,48 +22,18 @@ tables (all three without arguments):
 # SPDX-License-Identifier: BSD-3-Clause
 
 import sys
-import warnings
 
 import numpy as np
-from sklearn.datasets import load_diabetes
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import root_mean_squared_error
-from sklearn.model_selection import train_test_split
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
-
-from skann import ANNRegressor
-from skann.datasets import fetch_wine_quality
+from toolbox_protocol import SEEDS, fit_reference
 
 DATASETS = ("red", "white", "diabetes")
 OPTIONS = (None, "periodic", "piecewise_linear")
-SEEDS = (0, 1, 2)
-
-
-def load(name):
-    if name == "diabetes":
-        return load_diabetes(return_X_y=True)
-    return fetch_wine_quality(name, return_X_y=True)
 
 
 def fit(name, seed, dtype=np.float64, **params):
     """The fitted reference pipeline with ``params`` set, and the test split."""
-    X, y = load(name)
-    X = X.astype(dtype)
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=0.15, random_state=seed
-    )
-    model = make_pipeline(
-        StandardScaler(),
-        ANNRegressor(
-            (128, 64), early_stopping=True, target_scaling="standard",
-            random_state=seed, **params,
-        ),
-    )  # fmt: skip
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        model.fit(X_train, y_train)
-    return model, X_test, y_test
+    return fit_reference(name, seed, dtype, **params)
 
 
 def accuracy_table():

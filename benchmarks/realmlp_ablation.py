@@ -23,15 +23,14 @@ import time
 import warnings
 
 import numpy as np
-from sklearn.datasets import load_diabetes
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import root_mean_squared_error
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from toolbox_protocol import load
 
 from skann import ANNRegressor
-from skann.datasets import fetch_wine_quality
 from skann.exceptions import TrainingDiverged
 from skann.preprocessing import RobustSmoothClipScaler
 
@@ -98,12 +97,6 @@ EFFECTS = {
         "learning_rate": LEARNING_RATES,
     },
 }
-
-
-def load(name):
-    if name == "diabetes":
-        return load_diabetes(return_X_y=True)
-    return fetch_wine_quality(name, return_X_y=True)
 
 
 def fit_score(name, seed, scaler, params):
