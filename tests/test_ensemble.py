@@ -14,6 +14,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from skann import ANNClassifier, ANNRegressor
 from skann._core import network as network_module
+from skann._core import objective as objective_module
 from skann._core.losses import LOSSES
 from skann._core.network import Network, NetworkSpec
 from skann._core.objective import Objective
@@ -100,6 +101,35 @@ def test_prediction_is_the_mean_of_the_members_predictions(loss):
     members = network.predict(theta, state, X, members=True).reshape(11, 4, 3)
     expected = np.mean([link(members[:, j]) for j in range(4)], axis=0)
     assert_allclose(link(network.predict(theta, state, X)), expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("style", ["full", "mini"])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_row_blocks_and_groups_give_the_one_block_gradient(monkeypatch, style, sparse):
+    """The members' matrices fold once per batch and their gradient unfolds
+    once, after the blocks' parts are summed: cut into row groups and blocks,
+    the last one shorter, a batch has the value and gradient of one block.
+    """
+    rng = np.random.RandomState(4)
+    network = _network("log_loss", style, k=3)
+    theta, _ = network.init(rng)
+    theta += 0.1 * rng.randn(theta.size)
+    X, Y, weights = rng.randn(70, 5), _targets("log_loss", rng, 70, 3), rng.rand(70)
+    X_in = sp.csr_matrix(X) if sparse else X
+    whole = np.empty_like(theta)
+    value = Objective(network, LOSSES["log_loss"], 0.01)(theta, X_in, Y, weights, whole)
+
+    monkeypatch.setattr(objective_module, "_MIN_WORK_PER_GROUP", 100)
+    monkeypatch.setattr(objective_module, "_MIN_ROWS_PER_GROUP", 1)
+    monkeypatch.setattr(objective_module, "_MIN_ROWS_PER_BLOCK", 8)
+    monkeypatch.setattr(objective_module, "_CACHE_BYTES", 1)
+    objective = Objective(network, LOSSES["log_loss"], 0.01)
+    assert len(objective._groups(70)) == 2
+    monkeypatch.setattr(Objective, "_step", lambda self, itemsize: 8)
+    blocked = np.full_like(theta, np.nan)
+    for _ in range(2):  # the second call reuses the plans and their arrays
+        assert objective(theta, X_in, Y, weights, blocked) == pytest.approx(value)
+        assert_allclose(blocked, whole, rtol=1e-10, atol=1e-14)
 
 
 def test_chunked_prediction_equals_one_chunk(monkeypatch):

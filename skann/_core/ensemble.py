@@ -99,8 +99,18 @@ class EnsembleLinear:
         n = ctx.n if shared else ctx.n // k
         first, training, sparse = ctx.first, ctx.training, ctx.first and ctx.sparse
         W, b, r, s = self._views(ctx.theta)
+        folded = not self.own_weights
+        shape = (k, fan_in, fan_out)
         # The members' matrices: the layer's own, or the shared one folded.
-        V = W if self.own_weights else np.empty((k, fan_in, fan_out), ctx.dtype)
+        # A training plan folds into its thread's work arrays once per batch,
+        # however many row blocks the batch is run in, and the plans of those
+        # blocks read and accumulate the same arrays.
+        if not folded:
+            V = W
+        elif training:
+            V = ctx.workspace.scratch(("folded", self.index), shape)
+        else:
+            V = np.empty(shape, ctx.dtype)
         bias = b[:, np.newaxis, :] if b.ndim == 2 else b
         delta_in = None
         if training and not first:
@@ -115,13 +125,7 @@ class EnsembleLinear:
             if s is not None:
                 np.multiply(V, s[:, np.newaxis, :], out=V)
 
-        if not self.own_weights and not training:
-            # The weights of a prediction plan do not change: fold them once.
-            fold()
-
         def forward(A):
-            if training and not self.own_weights:
-                fold()
             if sparse:
                 # A sparse product has no stacked form: side by side, then
                 # member-major.
@@ -135,26 +139,50 @@ class EnsembleLinear:
             return out
 
         if not training:
+            if folded:
+                # The weights of a prediction plan do not change: fold them once.
+                fold()
             return forward, None
         dW, db, dr, ds = self._views(ctx.grad)
-        dV = dW if self.own_weights else np.empty((k, fan_in, fan_out), ctx.dtype)
-        work = None if self.own_weights else np.empty_like(dV)
+        if folded:
+            # The batch's gradient of V, summed over its blocks, is unfolded
+            # once at its end; ``fresh`` says no block has written it yet.
+            dV = ctx.workspace.scratch(("folded grad", self.index), shape)
+            fresh = ctx.workspace.scratch(("folded fresh", self.index), (1,), bool)
+            work = ctx.workspace.scratch(("folded work", self.index), shape)
+
+            def begin():
+                fold()
+                fresh[0] = True
+
+            def end():
+                self._unfold(dV, W, r, s, dW, dr, ds, work)
+
+            ctx.begins.append(begin)
+            ctx.ends.append(end)
+        else:
+            dV, fresh, work = dW, (True,), None
 
         def backward(delta):
             A = held[0]
             delta3 = delta.reshape(k, n, fan_out)
             np.add.reduce(delta3, axis=1 if b.ndim == 2 else (0, 1), out=db)
+            # A later block of the batch adds its gradient of V to the others'.
+            into = dV if fresh[0] else work
             if sparse:
                 wide = A.T @ delta3.transpose(1, 0, 2).reshape(n, k * fan_out)
-                dV[...] = (
+                into[...] = (
                     np.asarray(wide).reshape(fan_in, k, fan_out).transpose(1, 0, 2)
                 )
             elif shared:
-                np.matmul(A.T, delta3, out=dV)
+                np.matmul(A.T, delta3, out=into)
             else:
-                np.matmul(A.reshape(k, n, fan_in).transpose(0, 2, 1), delta3, out=dV)
-            if not self.own_weights:
-                self._unfold(dV, W, r, s, dW, dr, ds, work)
+                np.matmul(A.reshape(k, n, fan_in).transpose(0, 2, 1), delta3, out=into)
+            if folded:
+                if fresh[0]:
+                    fresh[0] = False
+                else:
+                    np.add(dV, work, out=dV)
             if first:
                 return None
             if shared:

@@ -90,6 +90,14 @@ class Workspace:
             self._blocks[key, dtype] = block
         return block[: n * width].reshape(n, width)
 
+    def scratch(self, key, shape, dtype=None):
+        """An array of this exact shape, named ``key``, whatever the capacity."""
+        dtype = self.dtype if dtype is None else np.dtype(dtype)
+        array = self._blocks.get((key, dtype))
+        if array is None or array.shape != tuple(shape):
+            array = self._blocks[key, dtype] = np.empty(shape, dtype)
+        return array
+
 
 class Context:
     """What a layer compiles against: one batch size, one mode, one set of arrays.
@@ -114,6 +122,10 @@ class Context:
         self._ones = None
         # The current batch's sample weights (None without), set per call.
         self.sample_weight = [None]
+        # Work a layer does once per batch however many row blocks it is run
+        # in: before the first block's forward pass, after the last block's
+        # backward pass (an ensemble folds and unfolds its members' matrices).
+        self.begins, self.ends = [], []
 
     @property
     def ones(self):

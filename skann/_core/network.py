@@ -372,7 +372,7 @@ class Network:
             if backward is not None:
                 backwards.append(backward)
             ctx.first = ctx.first and getattr(layer, "keeps_first", False)
-        return Plan(forwards, backwards[::-1], ctx.sample_weight)
+        return Plan(forwards, backwards[::-1], ctx.sample_weight, ctx.begins, ctx.ends)
 
     def predict(self, theta, state, X, plans=None, members=False):
         """Raw output of shape (n_samples, n_outputs) in row chunks.
@@ -440,29 +440,46 @@ class Network:
 
 
 class Plan:
-    """A network compiled for one batch size: forward and backward closures."""
+    """A network compiled for one batch size: forward and backward closures.
 
-    __slots__ = ("backwards", "forwards", "sample_weight")
+    A batch run in several row blocks, each through the plan of its size,
+    calls ``forward(..., begin=False)`` after the first block and
+    ``backward(..., end=False)`` before the last, and the first block's plan,
+    whose gradient is the batch's, ends the batch with ``end()``.
+    """
 
-    def __init__(self, forwards, backwards, sample_weight):
+    __slots__ = ("backwards", "begins", "ends", "forwards", "sample_weight")
+
+    def __init__(self, forwards, backwards, sample_weight, begins=(), ends=()):
         self.forwards, self.backwards = forwards, backwards
         self.sample_weight = sample_weight
+        self.begins, self.ends = tuple(begins), tuple(ends)
 
-    def forward(self, X, sample_weight=None):
+    def forward(self, X, sample_weight=None, begin=True):
         """Raw output of shape (n, n_outputs), in a reused buffer.
 
         ``sample_weight`` weights the batch statistics of batch normalisation.
         """
+        if begin:
+            for hook in self.begins:
+                hook()
         self.sample_weight[0] = sample_weight
         A = X
         for forward in self.forwards:
             A = forward(A)
         return A
 
-    def backward(self, delta):
+    def backward(self, delta, end=True):
         """Backpropagate ``delta = d objective / d raw`` into the bound gradient."""
         for backward in self.backwards:
             delta = backward(delta)
+        if end:
+            self.end()
+
+    def end(self):
+        """Finish the batch's gradient, after its last block's backward pass."""
+        for hook in self.ends:
+            hook()
 
 
 def n_init_draws(layer_sizes):

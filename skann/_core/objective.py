@@ -31,6 +31,11 @@ _MAX_GROUPS = 2
 # of 256 rows through a (256, 256) network ran 15% slower in four groups of
 # 64 rows than in two of 128).
 _MIN_ROWS_PER_GROUP = 128
+# Rows of an ensemble's cache-sized block, at least (see Objective._step).
+# Measured per member against a single network on W3 and W4 (k = 8 / 32):
+# 64 rows 0.90/0.91 and 0.85/0.96, 128 rows 0.91/0.87 and 0.79/0.92,
+# 256 rows 0.92/0.97 and 0.82/0.91, 512 rows 0.92/1.13 and 0.85/0.98.
+_MIN_ROWS_PER_BLOCK = 128
 
 # Bytes of one layer's activations in a row sub-block: with its deltas and
 # scratch this stays within a core's L2 cache between passes.
@@ -185,37 +190,48 @@ class Objective:
 
     def _step(self, itemsize):
         """Rows of a cache-sized block (all rows, for a network not row-separable)."""
-        # Not scaled by an ensemble's members: each block folds and unfolds
-        # the members' matrices, which cost more than the cache saves on
-        # blocks of fewer rows (k = 32 members on 200 rows: 1.5 times as
-        # long in blocks of 16 rows as in one).
-        return max(256, _CACHE_BYTES // (self.network.max_width * itemsize))
+        # An ensemble's layers hold k rows per row, so its blocks have k
+        # times fewer rows, but no fewer than _MIN_ROWS_PER_BLOCK: a member's
+        # matrix products lose efficiency on fewer rows.
+        k = self.network.spec.ensemble_size
+        rows = max(256, _CACHE_BYTES // (self.network.max_width * itemsize))
+        return rows if k == 1 else max(_MIN_ROWS_PER_BLOCK, rows // k)
 
     def _rows(self, theta, X, Y, sample_weight, total, grad):
         """Loss of rows X (normalised by ``total``) and its gradient into grad."""
         n = X.shape[0]
         step = self._step(theta.dtype.itemsize) if self.network.row_separable else n
-        if n > step:
-            # Sub-blocks small enough that a layer's activations, deltas and
-            # scratch stay in the core's cache between the passes over them.
-            # Every part is normalised by ``total``, so gradients add up.
-            thread = threading.get_ident()
-            part = self._part_grads.get(thread)
-            if part is None or part.shape != grad.shape or part.dtype != grad.dtype:
-                part = self._part_grads[thread] = np.empty_like(grad)
-            value = 0.0
-            for start in range(0, n, step):
-                rows = slice(start, min(start + step, n))
-                sw = None if sample_weight is None else sample_weight[rows]
-                out = grad if start == 0 else part
-                value += self._rows(theta, X[rows], Y[rows], sw, total, out)
-                if start:
-                    grad += part
+        if n <= step:
+            plan = self._plan(theta, X, grad)
+            raw = plan.forward(X, sample_weight)
+            value, delta = self._value_and_delta(Y, raw, sample_weight, total)
+            plan.backward(delta)
             return value
-        plan = self._plan(theta, X, grad)
-        raw = plan.forward(X, sample_weight)
-        value, delta = self._value_and_delta(Y, raw, sample_weight, total)
-        plan.backward(delta)
+        # Sub-blocks small enough that a layer's activations, deltas and
+        # scratch stay in the core's cache between the passes over them.
+        # Every part is normalised by ``total``, so gradients add up; what a
+        # plan accumulates over the blocks itself (an ensemble's gradient of
+        # its folded matrices) the first block's plan writes at the end.
+        thread = threading.get_ident()
+        part = self._part_grads.get(thread)
+        if part is None or part.shape != grad.shape or part.dtype != grad.dtype:
+            # Zeros: slots a block's plan leaves to the end are never written.
+            part = self._part_grads[thread] = np.zeros_like(grad)
+        value = 0.0
+        for start in range(0, n, step):
+            rows = slice(start, min(start + step, n))
+            sw = None if sample_weight is None else sample_weight[rows]
+            out = grad if start == 0 else part
+            plan = self._plan(theta, X[rows], out)
+            if start == 0:
+                first = plan
+            raw = plan.forward(X[rows], sw, begin=start == 0)
+            block_value, delta = self._value_and_delta(Y[rows], raw, sw, total)
+            plan.backward(delta, end=False)
+            value += block_value
+            if start:
+                grad += part
+        first.end()
         return value
 
     def _groups(self, n):
