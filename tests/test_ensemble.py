@@ -119,7 +119,7 @@ def test_row_blocks_and_groups_give_the_one_block_gradient(monkeypatch, style, s
     whole = np.empty_like(theta)
     value = Objective(network, LOSSES["log_loss"], 0.01)(theta, X_in, Y, weights, whole)
 
-    monkeypatch.setattr(objective_module, "_MIN_WORK_PER_GROUP", 100)
+    monkeypatch.setattr(objective_module, "_MIN_WORK_PER_ENSEMBLE_GROUP", 100)
     monkeypatch.setattr(objective_module, "_MIN_ROWS_PER_GROUP", 1)
     monkeypatch.setattr(objective_module, "_MIN_ROWS_PER_BLOCK", 8)
     monkeypatch.setattr(objective_module, "_CACHE_BYTES", 1)
