@@ -90,12 +90,8 @@ class EnsembleLinear:
         )
 
     def compile(self, ctx):
-        k, fan_in, fan_out, shared = (
-            self.k,
-            self.fan_in,
-            self.fan_out,
-            self.shared_input,
-        )
+        k, fan_in, fan_out = self.k, self.fan_in, self.fan_out
+        shared = self.shared_input
         n = ctx.n if shared else ctx.n // k
         first, training, sparse = ctx.first, ctx.training, ctx.first and ctx.sparse
         W, b, r, s = self._views(ctx.theta)
@@ -143,23 +139,9 @@ class EnsembleLinear:
                 # The weights of a prediction plan do not change: fold them once.
                 fold()
             return forward, None
-        dW, db, dr, ds = self._views(ctx.grad)
+        dW, db, _, _ = self._views(ctx.grad)
         if folded:
-            # The batch's gradient of V, summed over its blocks, is unfolded
-            # once at its end; ``fresh`` says no block has written it yet.
-            dV = ctx.workspace.scratch(("folded grad", self.index), shape)
-            fresh = ctx.workspace.scratch(("folded fresh", self.index), (1,), bool)
-            work = ctx.workspace.scratch(("folded work", self.index), shape)
-
-            def begin():
-                fold()
-                fresh[0] = True
-
-            def end():
-                self._unfold(dV, W, r, s, dW, dr, ds, work)
-
-            ctx.begins.append(begin)
-            ctx.ends.append(end)
+            dV, fresh, work = self._hook_folding(ctx, fold, shape)
         else:
             dV, fresh, work = dW, (True,), None
 
@@ -194,6 +176,30 @@ class EnsembleLinear:
             return delta_in
 
         return forward, backward
+
+    def _hook_folding(self, ctx, fold, shape):
+        """Fold at the start of a training batch and unfold at its end.
+
+        Returns the batch's gradient of the folded matrices, summed over its
+        row blocks, the flag that says no block has written it yet, and the
+        scratch a later block writes its part into.
+        """
+        dV = ctx.workspace.scratch(("folded grad", self.index), shape)
+        fresh = ctx.workspace.scratch(("folded fresh", self.index), (1,), bool)
+        work = ctx.workspace.scratch(("folded work", self.index), shape)
+        W, _, r, s = self._views(ctx.theta)
+        dW, _, dr, ds = self._views(ctx.grad)
+
+        def begin():
+            fold()
+            fresh[0] = True
+
+        def end():
+            self._unfold(dV, W, r, s, dW, dr, ds, work)
+
+        ctx.begins.append(begin)
+        ctx.ends.append(end)
+        return dV, fresh, work
 
     @staticmethod
     def _unfold(dV, W, r, s, dW, dr, ds, work):
