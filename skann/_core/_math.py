@@ -20,12 +20,14 @@ def log1pexp(z):
     return np.logaddexp(0.0, z)
 
 
-def logsumexp(Z, axis=1):
+def logsumexp(Z, axis=1, keepdims=False):
     """log(sum(exp(Z), axis)), computed after shifting by the maximum."""
+    # Not scipy.special.logsumexp: its array-API dispatch costs tens of
+    # microseconds a call, more than the arithmetic on a few rows.
     shift = np.max(Z, axis=axis, keepdims=True)
     shift[~np.isfinite(shift)] = 0.0
     out = np.log(np.sum(np.exp(Z - shift), axis=axis, keepdims=True)) + shift
-    return np.squeeze(out, axis=axis)
+    return out if keepdims else np.squeeze(out, axis=axis)
 
 
 def softmax(Z, out=None):

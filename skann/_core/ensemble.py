@@ -24,9 +24,8 @@ members' losses (``MemberLoss``).
 # SPDX-License-Identifier: BSD-3-Clause
 
 import numpy as np
-from scipy.special import logsumexp
 
-from skann._core._math import log1pexp
+from skann._core._math import log1pexp, logsumexp
 
 
 class EnsembleLinear:
