@@ -24,7 +24,7 @@ def brute_force(Q, M, k, exclude_self=False):
 
 
 @pytest.mark.parametrize("exclude_self", [False, True])
-@pytest.mark.parametrize("block_entries", [7, 1 << 21])
+@pytest.mark.parametrize("block_entries", [7, 1 << 18])
 def test_nearest_is_exact_with_ties_broken_by_index(exclude_self, block_entries):
     rng = np.random.RandomState(0)
     M = rng.randint(0, 3, size=(40, 3)).astype(float)  # many duplicates and ties
