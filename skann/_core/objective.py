@@ -246,6 +246,17 @@ class Objective:
         first.end()
         return value
 
+    def _pool_holds(self, n, dtype):
+        """Whether a pool thread holds work arrays for ``n`` rows of ``dtype``."""
+        if self._pool is None:
+            return False
+        rows = n * self.network.spec.ensemble_size
+        caller = threading.get_ident()
+        return any(
+            thread != caller and space.capacity >= rows and space.dtype == dtype
+            for thread, space in self._workspaces.items()
+        )
+
     def _groups(self, n):
         if not self.network.row_separable:
             return None
@@ -284,7 +295,16 @@ class Objective:
             plan.backward(delta)
             return self._penalised(value, theta, grad, total)
         groups = self._groups(n)
-        if groups is None:
+        if groups is None and self._pool_holds(n, theta.dtype):
+            # A short last batch of a network whose batches run on the
+            # pool's threads: it runs there too, in work arrays they hold,
+            # not in a third set of the calling thread's (0.65 MiB more at
+            # the peak of a (256, 256) network on batches of 256 rows).
+            future = self._pool.submit(
+                self._rows, theta, X, Y, sample_weight, total, grad
+            )
+            value = future.result()
+        elif groups is None:
             value = self._rows(theta, X, Y, sample_weight, total, grad)
             single = not self.network.row_separable or n <= self._step(
                 theta.dtype.itemsize
