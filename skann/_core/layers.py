@@ -200,7 +200,7 @@ class Affine:
         dW, db = self.W.view(ctx.grad), self.b.view(ctx.grad)
         ones = ctx.ones
         delta_in = None if first else ctx.delta(self.index, self.fan_in)
-        one_output, one_row = self.fan_out == 1, n == 1
+        one_row = n == 1
         train_bias = self.train_bias
         if not train_bias:
             db.fill(0)
@@ -220,9 +220,9 @@ class Affine:
                 np.dot(ones, delta, out=db)
             if first:
                 return None
-            if one_output:
-                # One output: a broadcast multiply beats a rank-1 GEMM.
-                return np.multiply(delta, W.T, out=delta_in)
+            # With one output too: a rank-1 GEMM gives the same products as a
+            # broadcast multiply, which NumPy 2 runs buffered (200 rows into 10
+            # units: 0.9 us against 3.3 us, and a 32 KiB buffer).
             return np.dot(delta, W.T, out=delta_in)
 
         return forward, backward

@@ -107,7 +107,6 @@ class ScaledAffine(Affine):
         ones = ctx.ones
         delta_in = None if first else ctx.delta(self.index, self.fan_in)
         train_bias = self.train_bias
-        one_output = self.fan_out == 1
         if not train_bias:
             db.fill(0)
 
@@ -130,9 +129,7 @@ class ScaledAffine(Affine):
                 np.dot(ones, delta, out=db)
             if first:
                 return None
-            if one_output:
-                # One output: a broadcast multiply beats a rank-1 GEMM.
-                return np.multiply(delta, W_eff.T, out=delta_in)
+            # A rank-1 GEMM for one output too (see Affine).
             return np.dot(delta, W_eff.T, out=delta_in)
 
         return forward, backward
