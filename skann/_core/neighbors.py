@@ -40,12 +40,16 @@ def nearest(Q, M, k, exclude=None, block_entries=BLOCK_ENTRIES):
     d2 = np.empty((n_query, k), dtype=dtype)
     mm_max = mm.max(initial=0.0)
     # -2 q.m as one product: scaling by a power of two is exact, so this is
-    # bit for bit -2 (Q M^T), without a pass over each block to scale it.
-    M2 = (-2.0 * M).T
+    # bit for bit -2 (Q M^T), without a pass over each block to scale it;
+    # for fewer query rows than features, scaling the blocks costs less.
+    scaled = n_query > M.shape[1]
+    MT = (-2.0 * M).T if scaled else M.T
     for start in range(0, n_query, step):
         stop = min(start + step, n_query)
         q = qq[start:stop, np.newaxis]
-        D = Q[start:stop] @ M2
+        D = Q[start:stop] @ MT
+        if not scaled:
+            D *= -2.0
         D += q
         D += mm
         # Cancellation leaves duplicates at a tiny distance, not at zero:
@@ -75,10 +79,13 @@ def nearest(Q, M, k, exclude=None, block_entries=BLOCK_ENTRIES):
             room = k - below.sum(axis=1, keepdims=True)
             chosen[tied] = below | (at & (np.cumsum(at, axis=1) <= room))
         columns = (np.flatnonzero(chosen) % n_memory).reshape(stop - start, k)
-        distances = np.take_along_axis(D, columns, axis=1)
+        # Indexing by row numbers and columns: np.take_along_axis builds the
+        # same index arrays with more overhead, most of a one-row query's.
+        rows = np.arange(stop - start)[:, np.newaxis]
+        distances = D[rows, columns]
         order = np.argsort(distances, axis=1, kind="stable")
-        index[start:stop] = np.take_along_axis(columns, order, axis=1)
-        d2[start:stop] = np.take_along_axis(distances, order, axis=1)
+        index[start:stop] = columns[rows, order]
+        d2[start:stop] = distances[rows, order]
     return index, d2
 
 
