@@ -77,13 +77,12 @@ class RetrievalMixin:
         memory = self._memory
         k = min(self.n_neighbors, len(memory["X"]) - (exclude is not None))
         index, d2 = nearest(X, memory["X"], k, exclude)
-        C = context(index, d2, X.shape[1], memory["Y"], memory["log_weights"])
         if k < self.n_neighbors:
             raise ValueError(
                 f"n_neighbors={self.n_neighbors} needs more than {k} training "
                 "rows of positive weight; lower n_neighbors."
             )
-        return np.hstack([X, C.astype(X.dtype, copy=False)])
+        return context(index, d2, X.shape[1], memory["Y"], memory["log_weights"], X)
 
     def _init_retrieval(self, network, theta, state, X_context):
         """Start the head's temperature and trust statistics from the training rows."""

@@ -100,7 +100,7 @@ def context_width(k, n_outputs):
     return 2 * k + N_TRUST_FEATURES + k * n_outputs
 
 
-def context(index, d2, n_features, targets, log_weights=None):
+def context(index, d2, n_features, targets, log_weights=None, X=None):
     """The retrieval context of each query row, as one row of columns.
 
     For the ``k`` neighbours found (``index``, ``d2`` from ``nearest``): their
@@ -108,18 +108,29 @@ def context(index, d2, n_features, targets, log_weights=None):
     weights (zeros without weights); two trust features, the logs of the
     nearest and of the mean distance (plus ``DISTANCE_OFFSET``); and their
     ``targets`` rows, neighbour after neighbour. Returns an array of shape
-    (n_queries, ``context_width(k, n_outputs)``) in the targets' dtype.
+    (n_queries, ``context_width(k, n_outputs)``) in the targets' dtype, or,
+    given the query rows ``X``, those rows followed by their context, in
+    ``X``'s dtype.
     """
-    n, _k = index.shape
+    n, k = index.shape
+    dtype = targets.dtype if X is None else X.dtype
+    lead = 0 if X is None else X.shape[1]
+    out = np.empty((n, lead + context_width(k, targets.shape[1])), dtype)
+    if X is not None:
+        out[:, :lead] = X
+    # Each group of columns is computed in its own dtype, rounded to the
+    # targets' and written into its place: no intermediate arrays to stack.
     scaled = d2 / n_features
-    trust = np.log(
-        DISTANCE_OFFSET + np.column_stack([scaled[:, 0], scaled.mean(axis=1)])
-    )
-    if log_weights is None:
-        logw = np.zeros_like(scaled)
-    else:
-        logw = log_weights[index]
-    neighbour_targets = targets[index].reshape(n, -1)
-    return np.hstack([scaled, logw, trust, neighbour_targets]).astype(
-        targets.dtype, copy=False
-    )
+    columns = [
+        scaled,
+        np.zeros_like(scaled) if log_weights is None else log_weights[index],
+        np.log(DISTANCE_OFFSET + scaled[:, :1]),
+        np.log(DISTANCE_OFFSET + scaled.mean(axis=1, keepdims=True)),
+        targets[index].reshape(n, -1),
+    ]
+    start = lead
+    for values in columns:
+        stop = start + values.shape[1]
+        out[:, start:stop] = values.astype(targets.dtype, copy=False)
+        start = stop
+    return out
