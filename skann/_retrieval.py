@@ -3,14 +3,22 @@
 # Authors: The skann developers
 # SPDX-License-Identifier: BSD-3-Clause
 
+import weakref
+
 import numpy as np
 import scipy.sparse as sp
 
-from skann._core.neighbors import context, nearest
+from skann._core.neighbors import context, memory_norms, nearest
 
 # Query rows per chunk at prediction: a chunk's context and distance blocks
 # stay bounded whatever the number of rows predicted.
 _PREDICT_CHUNK_ROWS = 16384
+
+# The squared norms of each estimator's memory rows, with the memory array
+# they belong to: a predicted row costs one pass over the memory less. Kept
+# outside the estimator, so nothing is added to a saved model; a new memory
+# (a fit, partial_fit) is a new array, whose norms are computed again.
+_NORMS = weakref.WeakKeyDictionary()
 
 
 class RetrievalMixin:
@@ -76,7 +84,10 @@ class RetrievalMixin:
         """``X`` followed by the retrieval context of each of its rows."""
         memory = self._memory
         k = min(self.n_neighbors, len(memory["X"]) - (exclude is not None))
-        index, d2 = nearest(X, memory["X"], k, exclude)
+        cached = _NORMS.get(self)
+        if cached is None or cached[0] is not memory["X"]:
+            cached = _NORMS[self] = (memory["X"], memory_norms(memory["X"]))
+        index, d2 = nearest(X, memory["X"], k, exclude, mm=cached[1])
         if k < self.n_neighbors:
             raise ValueError(
                 f"n_neighbors={self.n_neighbors} needs more than {k} training "

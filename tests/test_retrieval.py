@@ -219,6 +219,26 @@ def test_partial_fit_adds_rows_to_the_memory(repeated):
     assert_array_equal(model._memory["X"], X)
 
 
+def test_memory_norms_kept_between_predictions_follow_the_memory(repeated):
+    """Predictions reuse the memory's norms until the memory changes, and the
+    kept norms add nothing to a pickled model.
+    """
+    from skann import _retrieval
+
+    X, y = repeated
+    model = ANNRegressor((8,), n_neighbors=4, random_state=0)
+    model.partial_fit(X[:100], y[:100])
+    size = len(pickle.dumps(model))
+    model.predict(X[:5])
+    assert _retrieval._NORMS[model][0] is model._memory["X"]
+    assert len(pickle.dumps(model)) == size
+    model.partial_fit(X[100:], y[100:])
+    kept = model.predict(X)
+    assert _retrieval._NORMS[model][0] is model._memory["X"]
+    del _retrieval._NORMS[model]
+    assert_array_equal(model.predict(X), kept)
+
+
 def test_continuing_with_other_n_neighbors_is_refused(repeated):
     X, y = repeated
     model = ANNRegressor((8,), n_neighbors=4, random_state=0).partial_fit(X, y)

@@ -13,7 +13,12 @@ import numpy as np
 BLOCK_ENTRIES = 1 << 18
 
 
-def nearest(Q, M, k, exclude=None, block_entries=BLOCK_ENTRIES):
+def memory_norms(M):
+    """The squared norms of the memory's rows, as ``nearest`` computes them."""
+    return np.einsum("ij,ij->i", M, M)
+
+
+def nearest(Q, M, k, exclude=None, block_entries=BLOCK_ENTRIES, mm=None):
     """The ``k`` nearest rows of ``M`` to each row of ``Q``, exactly.
 
     Distances are squared Euclidean, computed as ``|q|^2 + |m|^2 - 2 q.m``
@@ -26,6 +31,9 @@ def nearest(Q, M, k, exclude=None, block_entries=BLOCK_ENTRIES):
     in the memory (other rows with the same features are found); -1 for
     none.
 
+    ``mm``, the squared norms of ``M``'s rows from ``memory_norms``, saves
+    their pass over the memory when its dtype is the distances'.
+
     Returns ``(index, d2)``, both of shape (n_queries, k), nearest first.
     """
     n_query, n_memory = Q.shape[0], M.shape[0]
@@ -34,7 +42,8 @@ def nearest(Q, M, k, exclude=None, block_entries=BLOCK_ENTRIES):
     # float32 rounding in float64 distances.
     dtype = np.result_type(Q.dtype, M.dtype)
     qq = np.einsum("ij,ij->i", Q, Q, dtype=dtype)
-    mm = np.einsum("ij,ij->i", M, M, dtype=dtype)
+    if mm is None or mm.dtype != dtype:
+        mm = np.einsum("ij,ij->i", M, M, dtype=dtype)
     step = max(1, block_entries // max(n_memory, 1))
     index = np.empty((n_query, k), dtype=np.intp)
     d2 = np.empty((n_query, k), dtype=dtype)
