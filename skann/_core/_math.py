@@ -3,6 +3,8 @@
 # Authors: The skann developers
 # SPDX-License-Identifier: BSD-3-Clause
 
+import functools
+
 import numpy as np
 from scipy.special import expit
 
@@ -30,9 +32,46 @@ def logsumexp(Z, axis=1, keepdims=False):
     return out if keepdims else np.squeeze(out, axis=axis)
 
 
+# NumPy reduces each row of an (n, k) array along axis 1 in its own inner
+# loop call, about 20-30 ns a row whatever k: 320-540 us for the maxima of
+# 10000 x 10. Column by column, k - 1 elementwise np.maximum calls over n
+# strided rows take 31-44 us. Below about 8 rows a column, or past 32
+# columns, the row-wise reduction is the faster.
+_MAX_COLUMNS = 32
+
+
+def row_max(Z):
+    """Maximum of each row of the 2-d array Z, exactly ``Z.max(axis=1)``."""
+    n, k = Z.shape
+    if not 2 <= k <= _MAX_COLUMNS or n < 8 * (k - 1):
+        return np.maximum.reduce(Z, axis=1)
+    out = np.maximum(Z[:, 0], Z[:, 1])
+    for j in range(2, k):
+        np.maximum(out, Z[:, j], out=out)
+    return out
+
+
+def row_sums(Z):
+    """Sum of each row of the 2-d float array Z.
+
+    A matrix-vector product with a ones vector: 0.8 against 3.8 us for
+    200 x 10 and 22 against 160 us for 10000 x 10, from the per-row cost of
+    ``Z.sum(axis=1)``. The sums are BLAS's, so the last bit may differ from
+    NumPy's pairwise sums.
+    """
+    return np.dot(Z, _ones(Z.shape[1], Z.dtype))
+
+
+@functools.cache
+def _ones(k, dtype):
+    ones = np.ones(k, dtype)
+    ones.flags.writeable = False
+    return ones
+
+
 def softmax(Z, out=None):
     """Row-wise softmax of Z of shape (n_samples, n_classes)."""
-    out = np.subtract(Z, Z.max(axis=1, keepdims=True), out=out)
+    out = np.subtract(Z, row_max(Z)[:, np.newaxis], out=out)
     np.exp(out, out=out)
-    out /= out.sum(axis=1, keepdims=True)
+    out /= row_sums(out)[:, np.newaxis]
     return out

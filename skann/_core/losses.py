@@ -10,7 +10,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy.special import xlogy
 
-from skann._core._math import log1pexp, sigmoid, softmax
+from skann._core._math import log1pexp, row_max, row_sums, sigmoid, softmax
 
 __all__ = ["LOSSES", "REGRESSION_LOSSES", "Loss", "make_loss"]
 
@@ -46,7 +46,8 @@ def _total(n_samples, sample_weight, total):
 
 def _weighted_mean(per_sample, sample_weight, total):
     if sample_weight is None:
-        return float(np.sum(per_sample)) / total
+        # np.add.reduce is np.sum without its dispatch (0.6 against 1.6 us).
+        return float(np.add.reduce(per_sample)) / total
     return float(np.dot(sample_weight, per_sample)) / total
 
 
@@ -93,18 +94,23 @@ def _log_loss(Y, raw, sample_weight=None, total=None):
     # -sum_k y_k log softmax(r)_k = logsumexp(r) - sum_k y_k r_k for one-hot y
     total = _total(raw.shape[0], sample_weight, total)
     # One shifted exponential serves the loss and softmax, in raw's buffer.
-    shift = np.maximum.reduce(raw, axis=1, keepdims=True)
-    delta = np.subtract(raw, shift, out=raw)
-    per_sample = -np.einsum("ij,ij->i", Y, delta)
+    delta = np.subtract(raw, row_max(raw)[:, np.newaxis], out=raw)
+    if sample_weight is None:
+        # Only the sum over rows is needed: sum_i y_i . r_i in one product.
+        picked = float(np.vdot(Y, delta))
+    else:
+        per_sample = -np.einsum("ij,ij->i", Y, delta)
     np.exp(delta, out=delta)
-    row_sums = np.add.reduce(delta, axis=1, keepdims=True)
-    per_sample += np.log(row_sums[:, 0])
-    delta /= row_sums
+    sums = row_sums(delta)
+    log_sums = np.log(sums)
+    if sample_weight is None:
+        value = (float(np.add.reduce(log_sums)) - picked) / total
+    else:
+        per_sample += log_sums
+        value = _weighted_mean(per_sample, sample_weight, total)
+    delta /= sums[:, np.newaxis]
     delta -= Y
-    return (
-        _weighted_mean(per_sample, sample_weight, total),
-        _scale_delta(delta, sample_weight, total),
-    )
+    return value, _scale_delta(delta, sample_weight, total)
 
 
 def _elementwise_mean(per_element, sample_weight, total):
@@ -113,7 +119,7 @@ def _elementwise_mean(per_element, sample_weight, total):
     # several times more than the elementwise work.
     if sample_weight is not None:
         per_element *= sample_weight[:, np.newaxis]
-    return float(np.sum(per_element)) / total
+    return float(np.add.reduce(per_element, axis=None)) / total
 
 
 def _poisson(Y, raw, sample_weight=None, total=None):
