@@ -99,7 +99,7 @@ def test_row_max_is_numpys_and_row_sums_are_close(shape, dtype):
     )
 
 
-def test_softmax_and_log_loss_are_exact_on_many_rows():
+def test_softmax_log_loss_and_logsumexp_are_exact_on_many_rows():
     # The column-by-column maxima and the product row sums on 1000 rows of
     # 10 classes against scipy's softmax and a direct log loss.
     rng = np.random.default_rng(1)
@@ -112,6 +112,16 @@ def test_softmax_and_log_loss_are_exact_on_many_rows():
     expected = np.mean(special.logsumexp(raw, axis=1) - (Y * raw).sum(axis=1))
     assert value == pytest.approx(expected, rel=1e-13)
     assert_allclose(delta, (proba - Y) / 1000, rtol=1e-12, atol=1e-18)
+    raw[0] = -np.inf
+    raw[1, 3] = np.inf
+    # The row of -inf has log(0) = -inf, as in scipy.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        expected = special.logsumexp(raw, axis=1)
+        out = logsumexp(raw, axis=1)
+        kept = logsumexp(raw, axis=-1, keepdims=True)
+    assert expected[0] == -np.inf and expected[1] == np.inf
+    assert_allclose(out, expected, rtol=1e-14)
+    assert_allclose(kept[:, 0], expected, rtol=1e-14)
 
 
 def _sign(d):

@@ -26,9 +26,18 @@ def logsumexp(Z, axis=1, keepdims=False):
     """log(sum(exp(Z), axis)), computed after shifting by the maximum."""
     # Not scipy.special.logsumexp: its array-API dispatch costs tens of
     # microseconds a call, more than the arithmetic on a few rows.
-    shift = np.max(Z, axis=axis, keepdims=True)
+    rows = Z.ndim == 2 and axis in (1, -1)
+    if rows:
+        shift = row_max(Z)[:, np.newaxis]
+    else:
+        shift = np.max(Z, axis=axis, keepdims=True)
     shift[~np.isfinite(shift)] = 0.0
-    out = np.log(np.sum(np.exp(Z - shift), axis=axis, keepdims=True)) + shift
+    exp = np.exp(Z - shift)
+    if rows:
+        sums = row_sums(exp)[:, np.newaxis]
+    else:
+        sums = np.sum(exp, axis=axis, keepdims=True)
+    out = np.log(sums) + shift
     return out if keepdims else np.squeeze(out, axis=axis)
 
 

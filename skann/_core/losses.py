@@ -82,7 +82,7 @@ def _squared_error(Y, raw, sample_weight=None, total=None):
 def _binary_log_loss(Y, raw, sample_weight=None, total=None):
     # -y log sigma(r) - (1 - y) log(1 - sigma(r)) = log(1 + e^r) - y r
     total = _total(raw.shape[0], sample_weight, total)
-    per_sample = np.sum(log1pexp(raw) - Y * raw, axis=1)
+    per_sample = row_sums(log1pexp(raw) - Y * raw)
     delta = sigmoid(raw) - Y
     return (
         _weighted_mean(per_sample, sample_weight, total),
