@@ -13,7 +13,6 @@ from numpy.testing import assert_allclose, assert_array_equal
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import skann._core.objective
-from skann._core import layers
 from skann._core.losses import LOSSES
 from skann._core.monitors import PlateauRule, ValidationMonitor
 from skann._core.network import Network, NetworkSpec
@@ -546,47 +545,3 @@ def test_threads_limit_blas_for_a_row_separable_network(two_blas_threads):
         assert blas_threads() == 1
         assert objective._pool is not None
     assert blas_threads() == two_blas_threads
-
-
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("batch_size", [1, 20, 300])
-def test_bias_added_inside_the_gemm_trains_the_same_weights(
-    monkeypatch, dtype, batch_size
-):
-    # Training adds a layer's bias inside the GEMM (beta = 1 onto the copied
-    # bias) from _MIN_ROWS_BIAS_GEMM rows on; the product then rounds exactly
-    # as np.dot followed by the bias add, so the weights are the same bits.
-    shapes = []
-    real = layers._bias_gemm
-
-    def counted(W, b, out):
-        shapes.append(out.shape)
-        return real(W, b, out)
-
-    rng = np.random.RandomState(0)
-    X = rng.randn(300, 7).astype(dtype)
-    Y = (X[:, :3] @ rng.randn(3, 2)).astype(dtype)
-    network = Network(NetworkSpec.build([7, 16, 8, 2], "relu", 0.0, False))
-    theta0 = network.init(rng)[0].astype(dtype)
-
-    def fit():
-        theta = theta0.copy()
-        objective = Objective(network, LOSSES["squared_error"], 1e-3)
-        progress = new_progress(Adam(theta.size, dtype), learning_rate=1e-2)
-        train_minibatch(
-            objective, theta, X, Y, None, progress=progress,
-            batch_size=batch_size, max_iter=2, shuffle=True,
-            rng=np.random.RandomState(1),
-        )  # fmt: skip
-        return theta
-
-    monkeypatch.setattr(layers, "_bias_gemm", counted)
-    inside = fit()
-    if batch_size >= layers._MIN_ROWS_BIAS_GEMM:
-        # Every layer with several outputs, whatever the row block.
-        assert {shape[1] for shape in shapes} == {16, 8, 2}
-    else:
-        assert shapes == []
-    monkeypatch.setattr(layers, "_MIN_ROWS_BIAS_GEMM", 10**9)
-    assert_array_equal(fit(), inside)
-    assert np.isfinite(inside).all()

@@ -13,7 +13,6 @@ loop calls the closures and nothing else.
 import math
 
 import numpy as np
-from scipy.linalg.blas import get_blas_funcs
 
 # Order of the groups in the flat vector: scikit-learn's packed vector is all
 # weight matrices, then all biases; parameters it does not have come last, so
@@ -142,54 +141,6 @@ class Context:
         return self.workspace.array(("delta", index % 2), self.n, width, shared=True)
 
 
-# Rows from which a training layer adds its bias inside the GEMM: on one row
-# the BLAS wrapper's call costs more than the pass it saves.
-_MIN_ROWS_BIAS_GEMM = 16
-
-
-def _takes_bias_gemm(n, W, out):
-    """Whether ``_bias_gemm`` serves a layer of ``n`` rows into ``out``.
-
-    Only for matrix outputs: a one-column layer is a GEMV in np.dot, whose
-    sums may round differently from a GEMM's.
-    """
-    return (
-        n >= _MIN_ROWS_BIAS_GEMM
-        and min(W.shape) > 1
-        and W.flags.c_contiguous
-        and out.flags.c_contiguous
-        and out.dtype == W.dtype
-    )
-
-
-def _bias_gemm(W, b, out):
-    """``A -> A W + b`` into ``out``, as one GEMM onto the copied bias.
-
-    np.dot asks BLAS for ``C = A W`` with beta = 0, and OpenBLAS zero-fills
-    C before accumulating into it; the bias is then a broadcast add, which
-    NumPy 2 runs buffered. Copying ``b`` into every row of C and calling GEMM
-    with beta = 1 replaces the zero fill and the add by one broadcast copy:
-    one BLAS thread took 62-66 against 74 us for 200 rows into a 64 x 128
-    layer, 1.67 against 2.08 ms for 10000 rows into 64 x 64. BLAS adds the
-    finished product to C, so each entry is the same ``(A W)_ij + b_j``, bit
-    for bit. scipy's wrapper takes the row-major arrays as their
-    column-major transposes, ``C^T = W^T A^T``, without a copy.
-
-    Training only: scipy links its own OpenBLAS, whose threads, when BLAS is
-    not limited to one, contend with NumPy's (a predict workload alternating
-    with scikit-learn's ran up to 6 times slower).
-    """
-    gemm = get_blas_funcs("gemm", dtype=W.dtype)
-    Wt, Ct = W.T, out.T
-
-    def forward(A):
-        np.copyto(out, b)
-        gemm(1.0, Wt, A.T, beta=1.0, c=Ct, overwrite_c=True)
-        return out
-
-    return forward
-
-
 class Affine:
     """``Z = A W + b``: W is penalised by L2, b is not.
 
@@ -229,22 +180,13 @@ class Affine:
         gemm = (
             not training and not sparse_input and min(n, self.fan_in, self.fan_out) > 1
         )
-        # In training, where BLAS runs one thread, the bias goes into the GEMM.
-        bias_gemm = (
-            _bias_gemm(W, b, out)
-            if training and not sparse_input and _takes_bias_gemm(n, W, out)
-            else None
-        )
 
         def forward(A):
             if sparse_input:
                 out[...] = A @ W
-            elif A.dtype != W.dtype or not (A.flags.c_contiguous and A.flags.aligned):
-                np.dot(A, W, out=out)
-            elif bias_gemm is not None:
-                held[0] = A
-                return bias_gemm(A)
-            elif gemm:
+            elif (
+                gemm and A.dtype == W.dtype and A.flags.c_contiguous and A.flags.aligned
+            ):
                 np.matmul(A, W, out=out)
             else:
                 np.dot(A, W, out=out)
