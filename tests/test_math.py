@@ -122,6 +122,15 @@ def test_softmax_log_loss_and_logsumexp_are_exact_on_many_rows():
     assert expected[0] == -np.inf and expected[1] == np.inf
     assert_allclose(out, expected, rtol=1e-14)
     assert_allclose(kept[:, 0], expected, rtol=1e-14)
+    # The last axis of 3-d members' outputs (an ensemble's classifier).
+    members = rng.standard_normal((4, 250, 6)) * 30
+    for axis in (2, -1):
+        assert_allclose(
+            logsumexp(members, axis=axis, keepdims=True),
+            special.logsumexp(members, axis=2, keepdims=True),
+            rtol=1e-14,
+        )
+    assert_allclose(logsumexp(members, axis=0), special.logsumexp(members, axis=0))
 
 
 def _sign(d):

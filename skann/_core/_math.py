@@ -26,15 +26,18 @@ def logsumexp(Z, axis=1, keepdims=False):
     """log(sum(exp(Z), axis)), computed after shifting by the maximum."""
     # Not scipy.special.logsumexp: its array-API dispatch costs tens of
     # microseconds a call, more than the arithmetic on a few rows.
-    rows = Z.ndim == 2 and axis in (1, -1)
-    if rows:
-        shift = row_max(Z)[:, np.newaxis]
+    # Along the last axis, on the rows of a 2-d view: the row helpers below
+    # are several times faster than NumPy's reductions on many short rows.
+    last = Z.ndim >= 2 and axis in (-1, Z.ndim - 1)
+    if last:
+        rows = Z.reshape(-1, Z.shape[-1])
+        shift = row_max(rows).reshape(*Z.shape[:-1], 1)
     else:
         shift = np.max(Z, axis=axis, keepdims=True)
     shift[~np.isfinite(shift)] = 0.0
     exp = np.exp(Z - shift)
-    if rows:
-        sums = row_sums(exp)[:, np.newaxis]
+    if last:
+        sums = row_sums(exp.reshape(rows.shape)).reshape(shift.shape)
     else:
         sums = np.sum(exp, axis=axis, keepdims=True)
     out = np.log(sums) + shift
