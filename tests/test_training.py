@@ -13,6 +13,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import skann._core.objective
+from skann._core import layers
 from skann._core.losses import LOSSES
 from skann._core.monitors import PlateauRule, ValidationMonitor
 from skann._core.network import Network, NetworkSpec
@@ -545,3 +546,39 @@ def test_threads_limit_blas_for_a_row_separable_network(two_blas_threads):
         assert blas_threads() == 1
         assert objective._pool is not None
     assert blas_threads() == two_blas_threads
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_training_products_by_matmul_train_the_same_weights(monkeypatch, dtype):
+    # From _MIN_MATMUL_BYTES of output on, training's forward and backward
+    # products take np.matmul, which skips np.dot's zero fill and calls the
+    # same GEMM: the weights are the same bits either way.
+    rng = np.random.RandomState(0)
+    X = rng.randn(300, 7).astype(dtype)
+    Y = (X[:, :3] @ rng.randn(3, 2)).astype(dtype)
+    network = Network(NetworkSpec.build([7, 128, 64, 2], "relu", 0.0, False))
+    theta0 = network.init(rng)[0].astype(dtype)
+
+    def fit():
+        theta = theta0.copy()
+        objective = Objective(network, LOSSES["squared_error"], 1e-3)
+        progress = new_progress(Adam(theta.size, dtype), learning_rate=1e-2)
+        train_minibatch(
+            objective, theta, X, Y, None, progress=progress, batch_size=300,
+            max_iter=2, shuffle=True, rng=np.random.RandomState(1),
+        )  # fmt: skip
+        return theta
+
+    chosen = []
+    real = layers._worth_matmul
+
+    def recorded(n, width, W):
+        chosen.append(real(n, width, W))
+        return chosen[-1]
+
+    monkeypatch.setattr(layers, "_worth_matmul", recorded)
+    with_matmul = fit()
+    assert any(chosen) and not all(chosen)
+    monkeypatch.setattr(layers, "_MIN_MATMUL_BYTES", 2**62)
+    assert_array_equal(fit(), with_matmul)
+    assert np.isfinite(with_matmul).all()
