@@ -74,7 +74,7 @@ def row_sums(Z):
     return np.dot(Z, _ones(Z.shape[1], Z.dtype))
 
 
-@functools.cache
+@functools.lru_cache(maxsize=64)
 def _ones(k, dtype):
     ones = np.ones(k, dtype)
     ones.flags.writeable = False
