@@ -95,19 +95,14 @@ def _log_loss(Y, raw, sample_weight=None, total=None):
     total = _total(raw.shape[0], sample_weight, total)
     # One shifted exponential serves the loss and softmax, in raw's buffer.
     delta = np.subtract(raw, row_max(raw)[:, np.newaxis], out=raw)
+    # The weighted sum of y_i . r_i over the rows: one product without weights.
     if sample_weight is None:
-        # Only the sum over rows is needed: sum_i y_i . r_i in one product.
-        picked = float(np.vdot(Y, delta))
+        picked = np.vdot(Y, delta)
     else:
-        per_sample = -np.einsum("ij,ij->i", Y, delta)
+        picked = np.dot(sample_weight, np.einsum("ij,ij->i", Y, delta))
     np.exp(delta, out=delta)
     sums = row_sums(delta)
-    log_sums = np.log(sums)
-    if sample_weight is None:
-        value = (float(np.add.reduce(log_sums)) - picked) / total
-    else:
-        per_sample += log_sums
-        value = _weighted_mean(per_sample, sample_weight, total)
+    value = _weighted_mean(np.log(sums), sample_weight, total) - float(picked) / total
     delta /= sums[:, np.newaxis]
     delta -= Y
     return value, _scale_delta(delta, sample_weight, total)
