@@ -14,6 +14,7 @@ Shared tests run on both estimators.
 
 import math
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -359,3 +360,37 @@ def test_invalid_scaling_parameters_are_refused(Estimator, data, params, name):
     X, y = data
     with pytest.raises(InvalidParameterError, match=f"'{name}' parameter"):
         small(Estimator, **params).fit(X, y)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_scaled_layers_train_the_same_weights_by_matmul(monkeypatch, dtype):
+    # The NTK and front-scaled layers share the plain layer's choice of
+    # np.matmul for large training products: the same GEMM, the same bits.
+    from skann._core import layers
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((600, 12)).astype(dtype)
+    y = X[:, 0] - X[:, 1] ** 2
+    params = {
+        "hidden_layer_sizes": (96, 64), "parametrization": "ntk",
+        "front_scaling": True, "batch_size": 300, "max_iter": 2, "random_state": 0,
+    }  # fmt: skip
+    chosen = []
+    real = layers._worth_matmul
+
+    def recorded(n, width, dtype):
+        chosen.append(real(n, width, dtype))
+        return chosen[-1]
+
+    monkeypatch.setattr(layers, "_worth_matmul", recorded)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        by_matmul = ANNRegressor(**params).fit(X, y)
+        assert any(chosen)
+        monkeypatch.setattr(layers, "_MIN_MATMUL_BYTES", 2**62)
+        by_dot = ANNRegressor(**params).fit(X, y)
+    for fitted in ("coefs_", "intercepts_", "front_scales_"):
+        for a, b in zip(
+            getattr(by_matmul, fitted), getattr(by_dot, fitted), strict=True
+        ):
+            assert_array_equal(a, b)

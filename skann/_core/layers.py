@@ -150,14 +150,18 @@ class Context:
 _MIN_MATMUL_BYTES = 48 << 10
 
 
-def _worth_matmul(n, width, W):
+def _worth_matmul(n, width, dtype):
     """Whether a training product of ``n`` rows into ``width`` takes np.matmul."""
-    return n * width * W.dtype.itemsize >= _MIN_MATMUL_BYTES
+    return n * width * dtype.itemsize >= _MIN_MATMUL_BYTES
 
 
-def _blas_ready(A, W):
-    """Whether np.matmul hands ``A`` to BLAS as it is (no copy, no cast)."""
-    return A.dtype == W.dtype and A.flags.c_contiguous and A.flags.aligned
+def _product(A, B, out, gemm):
+    """``out = A B``, by np.matmul where ``gemm`` allows and BLAS takes ``A`` as
+    it is (contiguous, aligned, of B's dtype), else by np.dot.
+    """
+    if gemm and A.dtype == B.dtype and A.flags.c_contiguous and A.flags.aligned:
+        return np.matmul(A, B, out=out)
+    return np.dot(A, B, out=out)
 
 
 class Affine:
@@ -197,16 +201,13 @@ class Affine:
         # same arguments, so prediction takes it there, and training where
         # the output is large enough (see _MIN_MATMUL_BYTES); elsewhere
         # (vectors, strided or mixed-dtype input) np.dot stays.
-        matrices = not sparse_input and min(n, self.fan_in, self.fan_out) > 1
-        gemm = matrices and (not training or _worth_matmul(n, self.fan_out, W))
+        gemm, gemm_in = self._gemm(ctx, first, sparse_input)
 
         def forward(A):
             if sparse_input:
                 out[...] = A @ W
-            elif gemm and _blas_ready(A, W):
-                np.matmul(A, W, out=out)
             else:
-                np.dot(A, W, out=out)
+                _product(A, W, out, gemm)
             np.add(out, b, out=out)
             if training:
                 held[0] = A
@@ -218,7 +219,6 @@ class Affine:
         ones = ctx.ones
         delta_in = None if first else ctx.delta(self.index, self.fan_in)
         one_row = n == 1
-        gemm_in = not first and matrices and _worth_matmul(n, self.fan_in, W)
         train_bias = self.train_bias
         if not train_bias:
             db.fill(0)
@@ -238,14 +238,28 @@ class Affine:
                 np.dot(ones, delta, out=db)
             if first:
                 return None
-            if gemm_in and _blas_ready(delta, W):
-                return np.matmul(delta, W.T, out=delta_in)
             # With one output too: a rank-1 GEMM gives the same products as a
             # broadcast multiply, which NumPy 2 runs buffered (200 rows into 10
             # units: 0.9 us against 3.3 us, and a 32 KiB buffer).
-            return np.dot(delta, W.T, out=delta_in)
+            return _product(delta, W.T, delta_in, gemm_in)
 
         return forward, backward
+
+    def _gemm(self, ctx, first, sparse_input):
+        """Whether the forward product, and the delta for the layer below, may
+        take np.matmul (see ``_product``): matrices on both sides, and in
+        training an output of at least ``_MIN_MATMUL_BYTES``.
+        """
+        n, training = ctx.n, ctx.training
+        matrices = not sparse_input and min(n, self.fan_in, self.fan_out) > 1
+        forward = matrices and (
+            not training or _worth_matmul(n, self.fan_out, ctx.dtype)
+        )
+        below = (
+            training and not first and matrices
+            and _worth_matmul(n, self.fan_in, ctx.dtype)
+        )  # fmt: skip
+        return forward, below
 
 
 class ActivationLayer:

@@ -24,7 +24,7 @@ import math
 import numpy as np
 from scipy.special import ndtri
 
-from skann._core.layers import Affine
+from skann._core.layers import Affine, _product
 
 # RealMLP's learning-rate factor of the biases under the NTK parametrisation.
 NTK_BIAS_RATE = 0.1
@@ -78,6 +78,7 @@ class ScaledAffine(Affine):
         # Rebuilt at every forward pass: the optimizer updates W and s in place.
         W_eff = np.empty_like(W)
         sparse_input = first and ctx.sparse
+        gemm, gemm_in = self._gemm(ctx, first, sparse_input)
         held = [None]
 
         def effective():
@@ -94,7 +95,7 @@ class ScaledAffine(Affine):
             if sparse_input:
                 out[...] = A @ We
             else:
-                np.dot(A, We, out=out)
+                _product(A, We, out, gemm)
             np.add(out, b, out=out)
             if training:
                 held[0] = A
@@ -130,6 +131,6 @@ class ScaledAffine(Affine):
             if first:
                 return None
             # A rank-1 GEMM for one output too (see Affine).
-            return np.dot(delta, W_eff.T, out=delta_in)
+            return _product(delta, W_eff.T, delta_in, gemm_in)
 
         return forward, backward
