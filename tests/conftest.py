@@ -170,3 +170,23 @@ def numerical_gradient(f, x, eps=1e-6):
         x.flat[i] = original
         grad.flat[i] = (plus - minus) / (2 * eps)
     return grad
+
+
+@pytest.fixture
+def matmul_choices(monkeypatch):
+    """The training products' np.matmul choices, recorded as they are made.
+
+    Returns the list the choices go into (True where np.matmul was chosen);
+    ``monkeypatch`` can then raise ``_MIN_MATMUL_BYTES`` to turn it off.
+    """
+    from skann._core import layers
+
+    chosen = []
+    real = layers._worth_matmul
+
+    def recorded(n, width, dtype):
+        chosen.append(real(n, width, dtype))
+        return chosen[-1]
+
+    monkeypatch.setattr(layers, "_worth_matmul", recorded)
+    return chosen

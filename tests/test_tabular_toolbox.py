@@ -363,7 +363,9 @@ def test_invalid_scaling_parameters_are_refused(Estimator, data, params, name):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_scaled_layers_train_the_same_weights_by_matmul(monkeypatch, dtype):
+def test_scaled_layers_train_the_same_weights_by_matmul(
+    monkeypatch, matmul_choices, dtype
+):
     # The NTK and front-scaled layers share the plain layer's choice of
     # np.matmul for large training products: the same GEMM, the same bits.
     from skann._core import layers
@@ -375,18 +377,10 @@ def test_scaled_layers_train_the_same_weights_by_matmul(monkeypatch, dtype):
         "hidden_layer_sizes": (96, 64), "parametrization": "ntk",
         "front_scaling": True, "batch_size": 300, "max_iter": 2, "random_state": 0,
     }  # fmt: skip
-    chosen = []
-    real = layers._worth_matmul
-
-    def recorded(n, width, dtype):
-        chosen.append(real(n, width, dtype))
-        return chosen[-1]
-
-    monkeypatch.setattr(layers, "_worth_matmul", recorded)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         by_matmul = ANNRegressor(**params).fit(X, y)
-        assert any(chosen)
+        assert any(matmul_choices)
         monkeypatch.setattr(layers, "_MIN_MATMUL_BYTES", 2**62)
         by_dot = ANNRegressor(**params).fit(X, y)
     for fitted in ("coefs_", "intercepts_", "front_scales_"):

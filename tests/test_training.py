@@ -549,7 +549,9 @@ def test_threads_limit_blas_for_a_row_separable_network(two_blas_threads):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_training_products_by_matmul_train_the_same_weights(monkeypatch, dtype):
+def test_training_products_by_matmul_train_the_same_weights(
+    monkeypatch, matmul_choices, dtype
+):
     # From _MIN_MATMUL_BYTES of output on, training's forward and backward
     # products take np.matmul, which skips np.dot's zero fill and calls the
     # same GEMM: the weights are the same bits either way.
@@ -569,16 +571,8 @@ def test_training_products_by_matmul_train_the_same_weights(monkeypatch, dtype):
         )  # fmt: skip
         return theta
 
-    chosen = []
-    real = layers._worth_matmul
-
-    def recorded(n, width, W):
-        chosen.append(real(n, width, W))
-        return chosen[-1]
-
-    monkeypatch.setattr(layers, "_worth_matmul", recorded)
     with_matmul = fit()
-    assert any(chosen) and not all(chosen)
+    assert any(matmul_choices) and not all(matmul_choices)
     monkeypatch.setattr(layers, "_MIN_MATMUL_BYTES", 2**62)
     assert_array_equal(fit(), with_matmul)
     assert np.isfinite(with_matmul).all()
