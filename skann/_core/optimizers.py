@@ -111,7 +111,7 @@ class Adam(Optimizer):
             m *= b1
             m += np.multiply(g, 1 - b1, out=work)
             v *= b2
-            np.multiply(g, g, out=work)
+            np.square(g, out=work)
             work *= 1 - b2
             v += work
             np.sqrt(v, out=work)
