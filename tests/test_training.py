@@ -5,6 +5,7 @@
 
 import pickle
 import threading
+from itertools import product
 from typing import NamedTuple
 
 import numpy as np
@@ -351,6 +352,24 @@ def test_exploding_but_finite_loss_counts_as_divergence():
 def test_gen_batches_covers_every_row_once():
     assert list(gen_batches(10, 4)) == [slice(0, 4), slice(4, 8), slice(8, 10)]
     assert list(gen_batches(3, 5)) == [slice(0, 3)]
+    assert list(gen_batches(0, 5)) == []
+    for n_samples, batch_size, least in product(range(1, 40), range(1, 12), (1, 2, 3)):
+        if least > batch_size:
+            continue  # batch norm, the one minimum above 1, needs batches of 2
+        batches = list(gen_batches(n_samples, batch_size, least))
+        rows = [row for batch in batches for row in range(batch.start, batch.stop)]
+        assert rows == list(range(n_samples))
+        sizes = [batch.stop - batch.start for batch in batches]
+        assert all(size == batch_size for size in sizes[:-1])
+        # A last batch below the minimum joins the one before it, if any.
+        assert len(sizes) == 1 or least <= sizes[-1] < batch_size + least
+
+
+def test_gen_batches_joins_a_last_batch_below_the_minimum():
+    assert list(gen_batches(9, 4, min_batch_size=2)) == [slice(0, 4), slice(4, 9)]
+    assert list(gen_batches(10, 4, min_batch_size=2)) == [
+        slice(0, 4), slice(4, 8), slice(8, 10)
+    ]  # fmt: skip
 
 
 def lbfgs(problem, dtype=np.float64, **options):

@@ -6,7 +6,9 @@
 import copy
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import NamedTuple
 
 import numpy as np
@@ -93,12 +95,18 @@ def gen_batches(n_samples, batch_size, min_batch_size=1):
     """Consecutive slices of ``batch_size`` rows; the last may be shorter.
 
     A last batch shorter than ``min_batch_size`` joins the one before it.
+    The slices are made as they are asked for: with one row a batch, a list
+    of them would be the largest thing a small fit holds.
     """
-    starts = list(range(0, n_samples, batch_size))
-    if len(starts) > 1 and n_samples - starts[-1] < min_batch_size:
-        starts.pop()
-    for start, stop in zip(starts, [*starts[1:], n_samples], strict=True):
-        yield slice(start, stop)
+    if n_samples <= 0:
+        return
+    n_batches = -(-n_samples // batch_size)
+    if n_batches > 1 and n_samples - (n_batches - 1) * batch_size < min_batch_size:
+        n_batches -= 1
+    last = (n_batches - 1) * batch_size
+    starts = range(0, last, batch_size)
+    yield from map(slice, starts, range(batch_size, last + 1, batch_size))
+    yield slice(last, n_samples)
 
 
 class _Gather:
@@ -208,7 +216,7 @@ class _EpochData(NamedTuple):
     sample_weight: np.ndarray | None
     order: np.ndarray
     gather: object  # a _Gather for shuffled minibatches, else None
-    batches: list
+    batches: Callable  # a new iterator over the batches' slices
 
 
 def _epoch(objective, theta, grad, data, progress, learning_rate, max_grad_norm):
@@ -221,7 +229,7 @@ def _epoch(objective, theta, grad, data, progress, learning_rate, max_grad_norm)
     optimizer, averager = progress.optimizer, progress.averager
     X, Y, sample_weight, order, gather, batches = data
     accumulated, norm = 0.0, None
-    for batch in batches:
+    for batch in batches():
         if gather is not None:
             X_batch, Y_batch, sw_batch = gather(order[batch])
         else:
@@ -288,7 +296,7 @@ def train_minibatch(
     min_batch_size = 2 if objective.network.batch_norms else 1
     data = _EpochData(
         X, Y, sample_weight, order, gather_batch if gather else None,
-        list(gen_batches(n_samples, batch_size, min_batch_size)),
+        partial(gen_batches, n_samples, batch_size, min_batch_size),
     )  # fmt: skip
     n_iter, hit_max_iter = 0, False
     n_epochs = len(progress.loss_curve)
