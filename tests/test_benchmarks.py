@@ -26,7 +26,7 @@ def cli(monkeypatch):
 
 def test_workloads_option_selects_fit_and_predict_workloads(cli):
     args = cli.parse_args([])
-    assert args.workloads == ["W1", "W1s", "W2", "W3", "W4", "W5", *PREDICT]
+    assert args.workloads == ["W1", "W1s", "W2", "W3", "W4", "W5", "W5t", *PREDICT]
     # Variants run by default on every workload run, fit and predict.
     assert args.variant_workloads == args.workloads
     assert cli.parse_args(["--workloads", "P1,W2"]).workloads == ["P1", "W2"]

@@ -411,7 +411,7 @@ def render_fit(results, quick, baseline, variants):
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for res in results:
         w = res.workload
-        judged = not quick and res.dtype == "float64"
+        judged = not quick and res.dtype == "float64" and w.target is not None
         target = f"≤ {w.target:.2f}" if judged else NA
         met = _yes_no(res.ratio <= w.target) if judged else NA
         peaks = [

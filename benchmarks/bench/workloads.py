@@ -54,7 +54,10 @@ def classification_data(n_samples, n_features, n_classes, seed=SEED):
 
 @dataclass
 class Workload:
-    """One benchmark: data shape, network and solver, and the time target."""
+    """One benchmark: data shape, network and solver, and the time target.
+
+    ``target`` is None for a workload that is measured but not judged.
+    """
 
     name: str
     description: str
@@ -66,7 +69,7 @@ class Workload:
     learning_rate: float
     batch_size: int
     epochs: int
-    target: float
+    target: float | None
     data: str = "regression"
     n_classes: int = 0
     alpha: float = 1e-4
@@ -155,6 +158,11 @@ WORKLOADS = {
         Workload(
             "W5", "a classifier", 20000, 64, (128,), "relu", "adam", 1e-3, 200,
             10, 0.45, data="classification", n_classes=10,
+            quick={"epochs": 2, "n_samples": 5000},
+        ),
+        Workload(
+            "W5t", "W5 with a tanh hidden layer", 20000, 64, (128,), "tanh",
+            "adam", 1e-3, 200, 10, None, data="classification", n_classes=10,
             quick={"epochs": 2, "n_samples": 5000},
         ),
     ]
