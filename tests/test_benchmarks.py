@@ -182,7 +182,10 @@ def test_bench_fit_script_quick_predict_run(tmp_path):
         timeout=300,
     )
     report = out.read_text(encoding="utf-8")
-    assert report.startswith("# skann fit benchmark")
+    # The title and the mode line say what was timed: predict calls only.
+    assert report.startswith("# skann predict benchmark")
+    assert "times are medians of a run's seconds / its calls" in report
+    assert "n_iter_" not in report.split("## ")[0]
     assert "## Time per predict call" in report
     for kind, method in (
         ("regressor", "predict"),

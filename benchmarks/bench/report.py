@@ -335,8 +335,15 @@ def render(
     predict_results=(),
 ):
     quick = args.quick
+    timed = [
+        *(["fit seconds / n_iter_"] if results else []),
+        *(["a run's seconds / its calls"] if predict_results else []),
+    ]
+    kinds = " and ".join(
+        [*(["fit"] if results else []), *(["predict"] if predict_results else [])]
+    )
     lines = [
-        "# skann fit benchmark",
+        f"# skann {kinds} benchmark",
         "",
         "<!-- Written by benchmarks/bench_fit.py; see benchmarks/README.md. -->",
         "",
@@ -346,7 +353,7 @@ def render(
             f"- Mode: {'quick (reduced sizes and epochs)' if quick else 'full'}; "
             f"{args.repeats} interleaved repeat(s) per library; "
             f"BLAS threads: {args.threads or 'library default'}; "
-            "times are medians of fit seconds / n_iter_"
+            f"times are medians of {' and of '.join(timed)}"
         ),
         f"- Machine: {info['machine']}",
         f"- CPU: {info['cpu']}, {info['cores']}",
