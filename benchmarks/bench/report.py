@@ -335,15 +335,17 @@ def render(
     predict_results=(),
 ):
     quick = args.quick
+    # What was timed, and the time each report table gives.
     timed = [
-        *(["fit seconds / n_iter_"] if results else []),
-        *(["a run's seconds / its calls"] if predict_results else []),
+        (kind, unit)
+        for kind, unit, ran in (
+            ("fit", "fit seconds / n_iter_", results),
+            ("predict", "a run's seconds / its calls", predict_results),
+        )
+        if ran
     ]
-    kinds = " and ".join(
-        [*(["fit"] if results else []), *(["predict"] if predict_results else [])]
-    )
     lines = [
-        f"# skann {kinds} benchmark",
+        f"# skann {' and '.join(kind for kind, _ in timed)} benchmark",
         "",
         "<!-- Written by benchmarks/bench_fit.py; see benchmarks/README.md. -->",
         "",
@@ -353,7 +355,7 @@ def render(
             f"- Mode: {'quick (reduced sizes and epochs)' if quick else 'full'}; "
             f"{args.repeats} interleaved repeat(s) per library; "
             f"BLAS threads: {args.threads or 'library default'}; "
-            f"times are medians of {' and of '.join(timed)}"
+            f"times are medians of {' and of '.join(unit for _, unit in timed)}"
         ),
         f"- Machine: {info['machine']}",
         f"- CPU: {info['cpu']}, {info['cores']}",
